@@ -1,0 +1,72 @@
+/*
+ * kp_core.h -- shared definitions of kpreco's numerical core.
+ *
+ * The core (src/core) is plain C99 with BLAS/LAPACK and never includes
+ * postgres.h, so it can be unit-tested, fuzzed and benchmarked without a
+ * server.  It allocates only through a kp_allocator and reports failures as
+ * kp_status codes; the PostgreSQL glue turns those into ereport(ERROR).
+ */
+#ifndef KP_CORE_H
+#define KP_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum kp_status
+{
+	KP_OK = 0,
+	KP_ENOMEM,					/* the allocator returned NULL */
+	KP_EINVAL,					/* bad argument or malformed input */
+	KP_ECANCELLED,				/* the interrupt callback asked to stop */
+	KP_ENUMERIC					/* a solver produced NaN/inf or failed to factor */
+} kp_status;
+
+/*
+ * Where the core gets memory.  alloc returns NULL on failure (never aborts);
+ * release accepts NULL.  In the server both map onto a MemoryContext, so an
+ * ERROR thrown from the interrupt callback frees everything.
+ */
+typedef struct kp_allocator
+{
+	void	   *(*alloc) (void *ctx, size_t size);
+	void		(*release) (void *ctx, void *ptr);
+	void	   *ctx;
+} kp_allocator;
+
+/*
+ * Called between units of work in long loops.  Returns nonzero to cancel
+ * (the core then returns KP_ECANCELLED).  The server's callback may instead
+ * longjmp (CHECK_FOR_INTERRUPTS): the core holds no resources other than
+ * allocator memory across calls to it.
+ */
+typedef int (*kp_interrupt_fn) (void *arg);
+
+/* malloc/free allocator for tools and tests outside the server. */
+extern const kp_allocator kp_malloc_allocator;
+
+static inline void *
+kp_alloc(const kp_allocator *a, size_t size)
+{
+	return a->alloc(a->ctx, size == 0 ? 1 : size);
+}
+
+static inline void
+kp_free(const kp_allocator *a, void *ptr)
+{
+	if (ptr)
+		a->release(a->ctx, ptr);
+}
+
+/* size_t multiplication that reports overflow; returns 0 on overflow. */
+static inline int
+kp_mul_size(size_t a, size_t b, size_t *out)
+{
+	if (a != 0 && b > SIZE_MAX / a)
+		return 0;
+	*out = a * b;
+	return 1;
+}
+
+const char *kp_status_message(kp_status status);
+
+#endif							/* KP_CORE_H */

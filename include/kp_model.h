@@ -1,0 +1,104 @@
+/*
+ * kp_model.h -- the serialised model: one self-describing byte string that
+ * the PostgreSQL type kpreco.model wraps.
+ *
+ * Layout (little-endian, every section 8-byte aligned from the start):
+ *   0   u32  reserved for the container's length word (ignored)
+ *   4   u32  magic "KPRM"
+ *   8   u32  format version
+ *  12   u32  algorithm (kp_algorithm)
+ *  16   i32  n_users
+ *  20   i32  n_items
+ *  24   i32  factors
+ *  28   u32  options_len (bytes of JSON text)
+ *  32   i64  nnz (distinct training pairs)
+ *  40   i64  rows_read (input rows the aggregate saw)
+ *  48   i64  rows_skipped (input rows with a NULL id)
+ *  56   u64  checksum of bytes [4, 56) and [64, end)
+ *  64   options JSON, padded to 8
+ *       i64  user_ids[n_users]      ascending, distinct
+ *       i64  item_ids[n_items]      ascending, distinct
+ *       f32  user_factors[n_users * factors], padded to 8
+ *       f32  item_factors[n_items * factors], padded to 8
+ *       i64  seen_indptr[n_users + 1]
+ *       i32  seen_items[nnz], padded to 8   (each user's training items)
+ * Readers check every field, every size and every float, so a truncated or
+ * altered value is rejected instead of being served.
+ */
+#ifndef KP_MODEL_H
+#define KP_MODEL_H
+
+#include "kp_core.h"
+
+#define KP_MODEL_MAGIC 0x4D52504Bu	/* bytes 'K' 'P' 'R' 'M' */
+#define KP_MODEL_FORMAT_VERSION 1
+#define KP_MODEL_HEADER_BYTES 64
+/* PostgreSQL refuses values of 1 GB or more. */
+#define KP_MODEL_MAX_BYTES ((size_t) 0x3FFFFFFF - 64)
+/* Larger factors are never produced by training; they would overflow scores. */
+#define KP_MODEL_MAX_ABS_FACTOR 1e15f
+#define KP_MODEL_MAX_OPTIONS_BYTES (64 * 1024)
+
+typedef enum kp_algorithm
+{
+	KP_ALGO_IALS = 1
+} kp_algorithm;
+
+/* A model's fields; array pointers refer into the serialised buffer. */
+typedef struct kp_model
+{
+	uint32_t	format_version;
+	uint32_t	algorithm;
+	int32_t		n_users;
+	int32_t		n_items;
+	int32_t		factors;
+	uint32_t	options_len;
+	int64_t		nnz;
+	int64_t		rows_read;
+	int64_t		rows_skipped;
+	const char *options_json;	/* not NUL-terminated */
+	const int64_t *user_ids;
+	const int64_t *item_ids;
+	const float *user_factors;
+	const float *item_factors;
+	const int64_t *seen_indptr;
+	const int32_t *seen_items;
+} kp_model;
+
+const char *kp_algorithm_name(uint32_t algorithm);
+
+/* Serialised size of m, or 0 if it would exceed KP_MODEL_MAX_BYTES. */
+size_t		kp_model_bytes(const kp_model *m);
+
+/*
+ * Writes m into buf (size == kp_model_bytes(m), 8-byte aligned), including
+ * the checksum; bytes 0..3 are left as they are.
+ */
+kp_status	kp_model_write(const kp_model *m, void *buf, size_t size);
+
+/*
+ * Parses and fully validates buf (8-byte aligned): magic, version, sizes,
+ * checksum, id order, CSR structure, finite factors within
+ * KP_MODEL_MAX_ABS_FACTOR.  On success out's pointers refer into buf.  On
+ * failure writes a one-line reason into err (lowercase, no final period).
+ */
+kp_status	kp_model_read(const void *buf, size_t size, kp_model *out,
+						  char *err, size_t errlen);
+
+/*
+ * Reads and checks only the fixed header (the first 64 bytes) and that the
+ * declared sizes add up to size_total; array pointers are left NULL.
+ */
+kp_status	kp_model_read_header(const void *buf, size_t header_len, size_t size_total,
+								 kp_model *out, char *err, size_t errlen);
+
+/* 64-bit checksum used by the format (a bijective mix per 8-byte word). */
+uint64_t	kp_checksum(uint64_t seed, const void *data, size_t len);
+
+/* Standard base64 (RFC 4648) with padding, no line breaks. */
+size_t		kp_base64_encoded_len(size_t n);
+void		kp_base64_encode(const void *src, size_t n, char *dst);
+/* Decodes; ignores ASCII whitespace; -1 on bad input, else bytes written. */
+int64_t		kp_base64_decode(const char *src, size_t n, void *dst, size_t dst_cap);
+
+#endif							/* KP_MODEL_H */

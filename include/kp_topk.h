@@ -1,0 +1,20 @@
+/*
+ * kp_topk.h -- partial selection of the k best scores.
+ */
+#ifndef KP_TOPK_H
+#define KP_TOPK_H
+
+#include "kp_core.h"
+
+/*
+ * Selects up to k indices with the largest scores, best first; ties go to
+ * the lower index.  Entries that are NaN or -inf are never selected (callers
+ * mark excluded items with -INFINITY).  Uses a bounded min-heap: O(n log k)
+ * worst case, O(n) when most scores fall below the running threshold.
+ * out_index and out_score need room for k entries; returns how many were
+ * written (min(k, number of selectable entries)).
+ */
+int32_t		kp_topk(const float *scores, int32_t n, int32_t k,
+					int32_t *out_index, float *out_score);
+
+#endif							/* KP_TOPK_H */
