@@ -1,0 +1,72 @@
+/*
+ * kpreco.h -- declarations shared by the PostgreSQL glue of kpreco.
+ */
+#ifndef KPRECO_H
+#define KPRECO_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/jsonb.h"
+
+#include "kp_core.h"
+#include "kp_ials.h"
+#include "kp_idmap.h"
+#include "kp_model.h"
+
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+#define KPRECO_SCHEMA "kpreco"
+#define KPRECO_MAX_MODEL_NAME 200	/* bytes */
+#define KPRECO_MAX_K 1000000
+
+/* Settings (kpreco.c). */
+extern char *kpreco_default_model;
+extern int	kpreco_blas_threads;
+extern int	kpreco_max_training_memory_kb;
+
+/* pg_alloc.c: the core's allocator and interrupt hook over PostgreSQL. */
+extern void kpreco_allocator_init(kp_allocator *alloc, MemoryContext context);
+extern int	kpreco_check_interrupts(void *arg);
+extern void kpreco_apply_blas_threads(void);
+extern void kpreco_report_status(kp_status status, const char *what);
+extern void *kpreco_alloc_huge(MemoryContext context, Size size, const char *what);
+
+/* options.c: training options given as jsonb. */
+typedef struct KpTrainOptions
+{
+	kp_ials_params ials;
+} KpTrainOptions;
+
+extern void kpreco_parse_options(Jsonb *options, KpTrainOptions *out);
+extern char *kpreco_options_json(const KpTrainOptions *options);
+
+/* model_type.c */
+extern struct varlena *kpreco_model_build(const kp_model *fields);
+extern void kpreco_model_parse(struct varlena *value, kp_model *out);
+
+/* model_cache.c: ready-to-score models of this backend. */
+typedef struct KpServingModel
+{
+	char	   *name;
+	int64		version;
+	kp_model	model;			/* arrays point into raw */
+	struct varlena *raw;
+	kp_idmap	users;
+	kp_idmap	items;
+	float	   *item_unit;		/* item factors scaled to unit length */
+	int32	   *popular_items;	/* items by descending interaction count */
+	int32	   *popular_counts;
+	float	   *scores;			/* scratch, n_items */
+	int32	   *top_index;		/* scratch, n_items */
+	float	   *top_score;		/* scratch, n_items */
+	MemoryContext context;		/* owns all of the above */
+} KpServingModel;
+
+extern void kpreco_cache_init(void);
+extern KpServingModel *kpreco_serving_model(text *name);
+extern Datum kpreco_catalog_changed(PG_FUNCTION_ARGS);
+
+#endif							/* KPRECO_H */

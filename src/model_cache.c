@@ -1,0 +1,364 @@
+/*
+ * model_cache.c -- per-backend cache of ready-to-score models.
+ *
+ * Serving must not detoast, validate and index a model on every call, yet a
+ * version trained or activated in any session must be served by the next
+ * call everywhere.  The catalog tables carry statement triggers that send a
+ * relcache invalidation for the table at commit (kpreco_catalog_changed);
+ * every backend receives it at its next transaction start or lock, and our
+ * callback bumps a generation counter.  Between invalidations a call costs
+ * one lookup by name in the cached registry.  The registry is read with the
+ * latest snapshot, not the transaction's, so what is cached is what is
+ * committed (or written by this very transaction, whose own invalidations
+ * are replayed locally if it aborts).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "access/xact.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "kpreco.h"
+
+PG_FUNCTION_INFO_V1(kpreco_catalog_changed);
+
+typedef struct RegistryEntry
+{
+	char	   *name;
+	int64		version;
+	int64		row_xmin;		/* changes if a stored version is rewritten */
+} RegistryEntry;
+
+typedef struct LoadedModel
+{
+	KpServingModel serving;
+	int64		row_xmin;
+} LoadedModel;
+
+static MemoryContext cache_context = NULL;
+static MemoryContext registry_context = NULL;
+static RegistryEntry *registry = NULL;
+static int	registry_count = 0;
+static bool registry_loaded = false;
+static uint64 catalog_generation = 1;
+static uint64 registry_generation = 0;
+static Oid	registry_relid = InvalidOid;
+static Oid	versions_relid = InvalidOid;
+static List *loaded_models = NIL;	/* LoadedModel *, in cache_context */
+
+static void
+catalog_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == registry_relid || relid == versions_relid)
+		catalog_generation++;
+}
+
+void
+kpreco_cache_init(void)
+{
+	cache_context = AllocSetContextCreate(TopMemoryContext, "kpreco model cache",
+										  ALLOCSET_SMALL_SIZES);
+	registry_context = AllocSetContextCreate(cache_context, "kpreco registry",
+											 ALLOCSET_SMALL_SIZES);
+	CacheRegisterRelcacheCallback(catalog_relcache_callback, (Datum) 0);
+}
+
+/* Statement trigger on the catalog tables: tell every backend at commit. */
+Datum
+kpreco_catalog_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "kpreco_catalog_changed: not called by trigger manager");
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	PG_RETURN_POINTER(NULL);
+}
+
+static void
+lookup_catalog_relids(void)
+{
+	Oid			schema = get_namespace_oid(KPRECO_SCHEMA, true);
+
+	registry_relid = OidIsValid(schema) ? get_relname_relid("model_registry", schema) : InvalidOid;
+	versions_relid = OidIsValid(schema) ? get_relname_relid("model_versions", schema) : InvalidOid;
+	if (!OidIsValid(registry_relid) || !OidIsValid(versions_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("kpreco catalog tables not found"),
+				 errhint("Run CREATE EXTENSION kpreco in this database.")));
+}
+
+/*
+ * Runs a read-only query with the latest snapshot.  A parallel query may
+ * not take one; there the statement's snapshot serves, and the caller does
+ * not trust the result beyond this call.
+ */
+static void
+execute_latest(const char *query, int nargs, Oid *argtypes, Datum *args)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
+	Snapshot	snapshot = IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot();
+	int			rc;
+
+	if (plan == NULL)
+		elog(ERROR, "kpreco: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, args, NULL, snapshot, InvalidSnapshot,
+							  true, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "kpreco: catalog query failed: %s", SPI_result_code_string(rc));
+}
+
+static void
+load_registry(void)
+{
+	uint64		generation = catalog_generation;
+	uint64		row;
+	bool		isnull;
+
+	lookup_catalog_relids();
+	MemoryContextReset(registry_context);
+	registry = NULL;
+	registry_count = 0;
+	registry_loaded = false;
+
+	SPI_connect();
+	execute_latest("SELECT r.name, r.active_version, v.xmin::text::int8"
+				   " FROM kpreco.model_registry r"
+				   " JOIN kpreco.model_versions v ON v.version = r.active_version",
+				   0, NULL, NULL);
+	registry = MemoryContextAllocZero(registry_context,
+									  sizeof(RegistryEntry) * (SPI_processed + 1));
+	for (row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		RegistryEntry *entry = &registry[row];
+
+		entry->name = MemoryContextStrdup(registry_context,
+										  TextDatumGetCString(SPI_getbinval(tuple, desc, 1, &isnull)));
+		entry->version = DatumGetInt64(SPI_getbinval(tuple, desc, 2, &isnull));
+		entry->row_xmin = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+	}
+	registry_count = (int) SPI_processed;
+	SPI_finish();
+
+	registry_generation = IsInParallelMode() ? 0 : generation;
+	registry_loaded = true;
+}
+
+static const RegistryEntry *
+find_entry(const char *name, int len)
+{
+	int			i;
+
+	for (i = 0; i < registry_count; i++)
+		if (strlen(registry[i].name) == (size_t) len &&
+			memcmp(registry[i].name, name, len) == 0)
+			return &registry[i];
+	return NULL;
+}
+
+static const RegistryEntry *
+resolve_model(text *name)
+{
+	const char *wanted;
+	int			len;
+	const RegistryEntry *entry;
+
+	if (name != NULL)
+	{
+		wanted = VARDATA_ANY(name);
+		len = VARSIZE_ANY_EXHDR(name);
+	}
+	else if (kpreco_default_model != NULL && kpreco_default_model[0] != '\0')
+	{
+		wanted = kpreco_default_model;
+		len = strlen(wanted);
+	}
+	else if (registry_count == 1)
+		return &registry[0];
+	else if (registry_count == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("no kpreco model has been trained in this database"),
+				 errhint("Train one with SELECT kpreco.train('courses', 'enrollments');")));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
+				 errmsg("there are %d kpreco models and no model was named", registry_count),
+				 errhint("Pass the model name, or SET kpreco.default_model.")));
+
+	entry = find_entry(wanted, len);
+	if (entry == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("kpreco model \"%.*s\" does not exist", len, wanted),
+				 errhint("SELECT name FROM kpreco.models lists the trained models.")));
+	return entry;
+}
+
+static int
+compare_popularity(const void *a, const void *b, void *arg)
+{
+	const int32 *counts = (const int32 *) arg;
+	int32		ia = *(const int32 *) a;
+	int32		ib = *(const int32 *) b;
+
+	if (counts[ia] != counts[ib])
+		return counts[ia] > counts[ib] ? -1 : 1;
+	return ia < ib ? -1 : (ia > ib ? 1 : 0);
+}
+
+/* Everything a call needs besides the model itself, computed once. */
+static void
+prepare_serving(KpServingModel *s)
+{
+	const kp_model *m = &s->model;
+	int32		f = m->factors;
+	kp_allocator alloc;
+	int32		i;
+	int64		j;
+
+	kpreco_allocator_init(&alloc, s->context);
+	if (kp_idmap_from_array(&s->users, &alloc, m->user_ids, m->n_users) != KP_OK ||
+		kp_idmap_from_array(&s->items, &alloc, m->item_ids, m->n_items) != KP_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory preparing kpreco model \"%s\"", s->name)));
+
+	s->item_unit = kpreco_alloc_huge(s->context, sizeof(float) * (Size) m->n_items * f, "course vectors");
+	for (i = 0; i < m->n_items; i++)
+	{
+		const float *v = m->item_factors + (Size) i * f;
+		float	   *out = s->item_unit + (Size) i * f;
+		double		norm = 0;
+		int32		d;
+
+		for (d = 0; d < f; d++)
+			norm += (double) v[d] * v[d];
+		norm = sqrt(norm);
+		for (d = 0; d < f; d++)
+			out[d] = norm > 0 ? (float) (v[d] / norm) : 0.0f;
+	}
+
+	s->popular_counts = kpreco_alloc_huge(s->context, sizeof(int32) * (Size) m->n_items, "popularity");
+	s->popular_items = kpreco_alloc_huge(s->context, sizeof(int32) * (Size) m->n_items, "popularity");
+	memset(s->popular_counts, 0, sizeof(int32) * (Size) m->n_items);
+	for (j = 0; j < m->nnz; j++)
+		s->popular_counts[m->seen_items[j]]++;
+	for (i = 0; i < m->n_items; i++)
+		s->popular_items[i] = i;
+	qsort_arg(s->popular_items, m->n_items, sizeof(int32), compare_popularity, s->popular_counts);
+
+	s->scores = kpreco_alloc_huge(s->context, sizeof(float) * (Size) m->n_items, "scores");
+	s->top_index = kpreco_alloc_huge(s->context, sizeof(int32) * (Size) m->n_items, "scores");
+	s->top_score = kpreco_alloc_huge(s->context, sizeof(float) * (Size) m->n_items, "scores");
+}
+
+/*
+ * Loads a version into a context that hangs off the current (transient)
+ * context while it is being built, so an error half-way frees it; only a
+ * complete model is moved under the cache.
+ */
+static LoadedModel *
+load_model(const RegistryEntry *entry)
+{
+	MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "kpreco model",
+												  ALLOCSET_DEFAULT_SIZES);
+	LoadedModel *loaded = MemoryContextAllocZero(context, sizeof(LoadedModel));
+	KpServingModel *s = &loaded->serving;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1];
+	bool		isnull;
+	Datum		value;
+	MemoryContext old;
+
+	s->context = context;
+	s->name = MemoryContextStrdup(context, entry->name);
+	s->version = entry->version;
+	loaded->row_xmin = entry->row_xmin;
+
+	args[0] = Int64GetDatum(entry->version);
+	SPI_connect();
+	execute_latest("SELECT model FROM kpreco.model_versions WHERE version = $1",
+				   1, argtypes, args);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("version " INT64_FORMAT " of kpreco model \"%s\" is missing", entry->version, entry->name),
+				 errhint("Retrain the model or activate another version.")));
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		elog(ERROR, "kpreco: model value of version " INT64_FORMAT " is NULL", entry->version);
+	old = MemoryContextSwitchTo(context);
+	s->raw = PG_DETOAST_DATUM_COPY(value);
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+
+	kpreco_model_parse(s->raw, &s->model);
+	prepare_serving(s);
+	MemoryContextSetParent(context, cache_context);
+	return loaded;
+}
+
+/* Drops cached models whose name is no longer in the registry. */
+static void
+prune_models(void)
+{
+	ListCell   *cell;
+
+	foreach(cell, loaded_models)
+	{
+		LoadedModel *loaded = lfirst(cell);
+
+		if (find_entry(loaded->serving.name, strlen(loaded->serving.name)) == NULL)
+		{
+			loaded_models = foreach_delete_current(loaded_models, cell);
+			MemoryContextDelete(loaded->serving.context);
+		}
+	}
+}
+
+KpServingModel *
+kpreco_serving_model(text *name)
+{
+	const RegistryEntry *entry;
+	ListCell   *cell;
+	LoadedModel *loaded;
+	MemoryContext old;
+
+	if (!registry_loaded || registry_generation != catalog_generation)
+	{
+		load_registry();
+		prune_models();
+	}
+	entry = resolve_model(name);
+
+	foreach(cell, loaded_models)
+	{
+		loaded = lfirst(cell);
+		if (strcmp(loaded->serving.name, entry->name) != 0)
+			continue;
+		if (loaded->serving.version == entry->version && loaded->row_xmin == entry->row_xmin)
+			return &loaded->serving;
+		loaded_models = list_delete_ptr(loaded_models, loaded);
+		MemoryContextDelete(loaded->serving.context);
+		break;
+	}
+
+	loaded = load_model(entry);
+	old = MemoryContextSwitchTo(cache_context);
+	loaded_models = lappend(loaded_models, loaded);
+	MemoryContextSwitchTo(old);
+	return &loaded->serving;
+}

@@ -1,0 +1,199 @@
+/*
+ * model_type.c -- the kpreco.model type: a varlena wrapping the byte string
+ * described in kp_model.h.
+ *
+ * Text form: base64 of the whole value (what pg_dump writes in plain
+ * format).  Binary form: the bytes themselves.  Every way in (input,
+ * receive, cast from bytea) runs the full validation of kp_model_read, so a
+ * damaged value is refused with an error instead of being stored and served.
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "kpreco.h"
+
+PG_FUNCTION_INFO_V1(kpreco_model_in);
+PG_FUNCTION_INFO_V1(kpreco_model_out);
+PG_FUNCTION_INFO_V1(kpreco_model_recv);
+PG_FUNCTION_INFO_V1(kpreco_model_send);
+PG_FUNCTION_INFO_V1(kpreco_model_from_bytea);
+PG_FUNCTION_INFO_V1(kpreco_model_info);
+
+static void
+validate_options_json(const kp_model *m)
+{
+	char	   *text = pnstrdup(m->options_json, m->options_len);
+
+	/* jsonb_in raises a clear error for malformed JSON. */
+	(void) DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
+	pfree(text);
+}
+
+/*
+ * Validates bytes that claim to be a model and returns them as a fresh,
+ * aligned varlena.  sqlstate is the error code to use for a malformed value.
+ */
+static struct varlena *
+model_from_bytes(const char *data, Size len, int sqlstate)
+{
+	struct varlena *value;
+	kp_model	fields;
+	char		problem[256];
+	kp_status	status;
+
+	if (len < KP_MODEL_HEADER_BYTES || len > KP_MODEL_MAX_BYTES)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid kpreco.model value"),
+				 errdetail("A model has between %d and %zu bytes; this value has %zu.",
+						   KP_MODEL_HEADER_BYTES, (size_t) KP_MODEL_MAX_BYTES, (size_t) len),
+				 errhint("Produce models with kpreco.train() or kpreco.train_agg().")));
+
+	value = (struct varlena *) palloc(len);
+	memcpy(value, data, len);
+	SET_VARSIZE(value, len);
+	status = kp_model_read(value, len, &fields, problem, sizeof(problem));
+	if (status != KP_OK)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid kpreco.model value: %s", problem),
+				 errhint("The value is damaged or was not produced by kpreco; retrain the model.")));
+	validate_options_json(&fields);
+	return value;
+}
+
+struct varlena *
+kpreco_model_build(const kp_model *fields)
+{
+	size_t		size = kp_model_bytes(fields);
+	struct varlena *value;
+	kp_status	status;
+
+	if (size == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model too large: %d users and %d courses with %d factors exceed the 1 GB limit of a value",
+						fields->n_users, fields->n_items, fields->factors),
+				 errhint("Use fewer factors or train on fewer users.")));
+	value = (struct varlena *) palloc0(size);
+	status = kp_model_write(fields, value, size);
+	if (status != KP_OK)
+		elog(ERROR, "kpreco: could not serialise model: %s", kp_status_message(status));
+	SET_VARSIZE(value, size);
+	return value;
+}
+
+/*
+ * Fills out from a detoasted model value.  Stored values were validated on
+ * the way in; this checks again, since a value can also reach us through a
+ * damaged page or a binary-coercible cast.
+ */
+void
+kpreco_model_parse(struct varlena *value, kp_model *out)
+{
+	char		problem[256];
+	Size		len = VARSIZE_ANY(value);
+
+	if (VARATT_IS_SHORT(value) || ((uintptr_t) value % 8) != 0)
+	{
+		struct varlena *copy = (struct varlena *) palloc(len);
+
+		memcpy(copy, value, len);
+		value = copy;
+	}
+	if (kp_model_read(value, len, out, problem, sizeof(problem)) != KP_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid kpreco.model value: %s", problem),
+				 errhint("Retrain the model with kpreco.train().")));
+}
+
+Datum
+kpreco_model_in(PG_FUNCTION_ARGS)
+{
+	char	   *str = PG_GETARG_CSTRING(0);
+	size_t		len = strlen(str);
+	size_t		cap = len / 4 * 3 + 3;
+	char	   *bytes = palloc(cap);
+	int64		decoded = kp_base64_decode(str, len, bytes, cap);
+
+	if (decoded < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type kpreco.model"),
+				 errdetail("The text form of a model is base64."),
+				 errhint("Produce models with kpreco.train() or kpreco.train_agg().")));
+	PG_RETURN_POINTER(model_from_bytes(bytes, (Size) decoded,
+									   ERRCODE_INVALID_TEXT_REPRESENTATION));
+}
+
+Datum
+kpreco_model_out(PG_FUNCTION_ARGS)
+{
+	struct varlena *value = PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
+	size_t		len = VARSIZE(value);
+	char	   *out = palloc(kp_base64_encoded_len(len) + 1);
+
+	kp_base64_encode(value, len, out);
+	out[kp_base64_encoded_len(len)] = '\0';
+	PG_RETURN_CSTRING(out);
+}
+
+Datum
+kpreco_model_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	struct varlena *value;
+
+	value = model_from_bytes(buf->data + buf->cursor, buf->len - buf->cursor,
+							 ERRCODE_INVALID_BINARY_REPRESENTATION);
+	buf->cursor = buf->len;
+	PG_RETURN_POINTER(value);
+}
+
+Datum
+kpreco_model_send(PG_FUNCTION_ARGS)
+{
+	struct varlena *value = PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendbytes(&buf, (char *) value, VARSIZE(value));
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+Datum
+kpreco_model_from_bytea(PG_FUNCTION_ARGS)
+{
+	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
+
+	PG_RETURN_POINTER(model_from_bytes(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes),
+									   ERRCODE_DATA_CORRUPTED));
+}
+
+/* Header fields and options of a model as jsonb. */
+Datum
+kpreco_model_info(PG_FUNCTION_ARGS)
+{
+	struct varlena *value = PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
+	kp_model	m;
+	StringInfoData buf;
+
+	kpreco_model_parse(value, &m);
+	initStringInfo(&buf);
+	appendStringInfo(&buf,
+					 "{\"format_version\": %u, \"algorithm\": \"%s\", \"factors\": %d, "
+					 "\"n_users\": %d, \"n_courses\": %d, \"n_interactions\": " INT64_FORMAT ", "
+					 "\"rows_read\": " INT64_FORMAT ", \"rows_skipped\": " INT64_FORMAT ", "
+					 "\"bytes\": %zu, \"options\": ",
+					 m.format_version, kp_algorithm_name(m.algorithm), m.factors,
+					 m.n_users, m.n_items, m.nnz, m.rows_read, m.rows_skipped,
+					 (size_t) VARSIZE(value));
+	appendBinaryStringInfo(&buf, m.options_json, m.options_len);
+	appendStringInfoChar(&buf, '}');
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}

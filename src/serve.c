@@ -1,0 +1,244 @@
+/*
+ * serve.c -- SQL functions that answer from a trained model:
+ * recommend, similar_courses, predict, user_factors, course_factors.
+ *
+ * Scores for one user are a single sgemv over the course factors; the
+ * user's training courses are masked with -inf and kp_topk selects the k
+ * best without sorting the catalog.  Set-returning functions materialise
+ * their (at most k) rows into a tuplestore.
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <cblas.h>
+
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
+
+#include "kp_topk.h"
+#include "kpreco.h"
+
+PG_FUNCTION_INFO_V1(kpreco_recommend);
+PG_FUNCTION_INFO_V1(kpreco_similar_courses);
+PG_FUNCTION_INFO_V1(kpreco_predict);
+PG_FUNCTION_INFO_V1(kpreco_user_factors);
+PG_FUNCTION_INFO_V1(kpreco_course_factors);
+
+typedef struct ResultSet
+{
+	Tuplestorestate *store;
+	TupleDesc	desc;
+} ResultSet;
+
+/* Sets up materialised output (what InitMaterializedSRF does in 15+). */
+static ResultSet
+begin_result_set(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ResultSet	result;
+	MemoryContext old;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	if (rsinfo->expectedDesc != NULL)
+		result.desc = CreateTupleDescCopy(rsinfo->expectedDesc);
+	else if (get_call_result_type(fcinfo, NULL, &result.desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "kpreco: return type must be a row type");
+	result.store = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
+										 false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = result.store;
+	rsinfo->setDesc = result.desc;
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+static text *
+model_name_arg(FunctionCallInfo fcinfo, int argno)
+{
+	return PG_ARGISNULL(argno) ? NULL : PG_GETARG_TEXT_PP(argno);
+}
+
+/* k as asked, capped at what can be returned; NULL when k is NULL. */
+static bool
+get_k(FunctionCallInfo fcinfo, int argno, int32 *k)
+{
+	if (PG_ARGISNULL(argno))
+		return false;
+	*k = PG_GETARG_INT32(argno);
+	if (*k < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be at least 1, not %d", *k)));
+	return true;
+}
+
+static void
+put_ranked_row(ResultSet *result, int64 id, float score, bool score_null, int32 rank)
+{
+	Datum		values[3];
+	bool		nulls[3] = {false, score_null, false};
+
+	values[0] = Int64GetDatum(id);
+	values[1] = Float4GetDatum(score);
+	values[2] = Int32GetDatum(rank);
+	tuplestore_putvalues(result->store, result->desc, values, nulls);
+}
+
+static void
+put_top(ResultSet *result, KpServingModel *s, int32 k)
+{
+	int32		n = kp_topk(s->scores, s->model.n_items, k, s->top_index, s->top_score);
+	int32		i;
+
+	for (i = 0; i < n; i++)
+		put_ranked_row(result, s->model.item_ids[s->top_index[i]], s->top_score[i], false, i + 1);
+}
+
+/*
+ * recommend(user_id, k, model): the k best courses the user did not take
+ * in training.  A user unknown to the model gets the most popular courses
+ * with a NULL score.
+ */
+Datum
+kpreco_recommend(PG_FUNCTION_ARGS)
+{
+	ResultSet	result = begin_result_set(fcinfo);
+	KpServingModel *s;
+	const kp_model *m;
+	int32		k;
+	int32		user;
+	int64		j;
+
+	if (PG_ARGISNULL(0) || !get_k(fcinfo, 1, &k))
+		return (Datum) 0;
+	s = kpreco_serving_model(model_name_arg(fcinfo, 2));
+	m = &s->model;
+	k = Min(k, m->n_items);
+	user = kp_idmap_find(&s->users, PG_GETARG_INT64(0));
+
+	if (user < 0)
+	{
+		int32		i;
+
+		for (i = 0; i < k; i++)
+			put_ranked_row(&result, m->item_ids[s->popular_items[i]], 0, true, i + 1);
+		return (Datum) 0;
+	}
+
+	kpreco_apply_blas_threads();
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->factors, 1.0f,
+				m->item_factors, m->factors, m->user_factors + (Size) user * m->factors, 1,
+				0.0f, s->scores, 1);
+	for (j = m->seen_indptr[user]; j < m->seen_indptr[user + 1]; j++)
+		s->scores[m->seen_items[j]] = -INFINITY;
+	put_top(&result, s, k);
+	return (Datum) 0;
+}
+
+/*
+ * similar_courses(course_id, k, model): the k courses with the highest
+ * cosine similarity of factors, the course itself excluded.  No rows for a
+ * course the model does not know.
+ */
+Datum
+kpreco_similar_courses(PG_FUNCTION_ARGS)
+{
+	ResultSet	result = begin_result_set(fcinfo);
+	KpServingModel *s;
+	const kp_model *m;
+	int32		k;
+	int32		item;
+
+	if (PG_ARGISNULL(0) || !get_k(fcinfo, 1, &k))
+		return (Datum) 0;
+	s = kpreco_serving_model(model_name_arg(fcinfo, 2));
+	m = &s->model;
+	item = kp_idmap_find(&s->items, PG_GETARG_INT64(0));
+	if (item < 0)
+		return (Datum) 0;
+
+	kpreco_apply_blas_threads();
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->factors, 1.0f,
+				s->item_unit, m->factors, s->item_unit + (Size) item * m->factors, 1,
+				0.0f, s->scores, 1);
+	s->scores[item] = -INFINITY;
+	put_top(&result, s, Min(k, m->n_items - 1));
+	return (Datum) 0;
+}
+
+/* predict(user_id, course_id, model): the score, NULL if either is unknown. */
+Datum
+kpreco_predict(PG_FUNCTION_ARGS)
+{
+	KpServingModel *s;
+	const kp_model *m;
+	int32		user;
+	int32		item;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	s = kpreco_serving_model(model_name_arg(fcinfo, 2));
+	m = &s->model;
+	user = kp_idmap_find(&s->users, PG_GETARG_INT64(0));
+	item = kp_idmap_find(&s->items, PG_GETARG_INT64(1));
+	if (user < 0 || item < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT4(cblas_sdot(m->factors, m->user_factors + (Size) user * m->factors, 1,
+								m->item_factors + (Size) item * m->factors, 1));
+}
+
+static void
+put_factor_rows(FunctionCallInfo fcinfo, const int64 *ids, const float *factors,
+				int32 n_rows, int32 n_factors)
+{
+	ResultSet	result = begin_result_set(fcinfo);
+	Datum	   *elements = palloc(sizeof(Datum) * n_factors);
+	int32		row;
+
+	for (row = 0; row < n_rows; row++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+		ArrayType  *array;
+		int32		d;
+
+		CHECK_FOR_INTERRUPTS();
+		for (d = 0; d < n_factors; d++)
+			elements[d] = Float4GetDatum(factors[(Size) row * n_factors + d]);
+		array = construct_array(elements, n_factors, FLOAT4OID, sizeof(float4), true, TYPALIGN_INT);
+		values[0] = Int64GetDatum(ids[row]);
+		values[1] = PointerGetDatum(array);
+		tuplestore_putvalues(result.store, result.desc, values, nulls);
+		pfree(array);
+	}
+}
+
+Datum
+kpreco_user_factors(PG_FUNCTION_ARGS)
+{
+	KpServingModel *s = kpreco_serving_model(model_name_arg(fcinfo, 0));
+
+	put_factor_rows(fcinfo, s->model.user_ids, s->model.user_factors,
+					s->model.n_users, s->model.factors);
+	return (Datum) 0;
+}
+
+Datum
+kpreco_course_factors(PG_FUNCTION_ARGS)
+{
+	KpServingModel *s = kpreco_serving_model(model_name_arg(fcinfo, 0));
+
+	put_factor_rows(fcinfo, s->model.item_ids, s->model.item_factors,
+					s->model.n_items, s->model.factors);
+	return (Datum) 0;
+}

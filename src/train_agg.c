@@ -1,0 +1,323 @@
+/*
+ * train_agg.c -- the aggregate kpreco.train_agg(user_id, course_id, weight,
+ * options): collects interactions, then trains in its final function.
+ *
+ * Rows are mapped to dense indices as they arrive (12 bytes a row), ids are
+ * renumbered in ascending order before training so that the model depends
+ * only on the set of rows, not on the order the scan returns them in.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "utils/memutils.h"
+
+#include "kp_sparse.h"
+#include "kpreco.h"
+
+PG_FUNCTION_INFO_V1(kpreco_train_transfn);
+PG_FUNCTION_INFO_V1(kpreco_train_finalfn);
+
+#define INITIAL_ROWS 4096
+
+typedef struct BadRow
+{
+	int64		count;
+	int64		row_number;		/* 1-based, of the first such row */
+	int64		user_id;
+	int64		course_id;
+} BadRow;
+
+typedef struct TrainState
+{
+	MemoryContext context;
+	kp_allocator alloc;
+	KpTrainOptions options;
+	kp_idmap	users;
+	kp_idmap	items;
+	int32	   *row_user;
+	int32	   *row_item;
+	float	   *row_weight;
+	int64		n_rows;
+	int64		capacity;
+	int64		rows_read;
+	int64		rows_null_id;
+	int64		rows_zero_weight;
+	BadRow		negative;
+	BadRow		not_a_number;
+	BadRow		infinite;
+} TrainState;
+
+static Size
+max_training_bytes(void)
+{
+	return (Size) kpreco_max_training_memory_kb * 1024;
+}
+
+static void
+refuse_memory(const char *phase, Size needed)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("training needs about %zu MB for %s, more than kpreco.max_training_memory (%d MB)",
+					needed / (1024 * 1024) + 1, phase, kpreco_max_training_memory_kb / 1024),
+			 errhint("Raise kpreco.max_training_memory, use fewer factors, or train on fewer interactions.")));
+}
+
+static TrainState *
+create_state(MemoryContext aggcontext, Jsonb *options)
+{
+	MemoryContext old = MemoryContextSwitchTo(aggcontext);
+	TrainState *state = palloc0(sizeof(TrainState));
+
+	state->context = aggcontext;
+	kpreco_allocator_init(&state->alloc, aggcontext);
+	kpreco_parse_options(options, &state->options);
+	if (kp_idmap_init(&state->users, &state->alloc, 1024) != KP_OK ||
+		kp_idmap_init(&state->items, &state->alloc, 1024) != KP_OK)
+		kpreco_report_status(KP_ENOMEM, "collecting interactions");
+	state->capacity = INITIAL_ROWS;
+	state->row_user = palloc(sizeof(int32) * INITIAL_ROWS);
+	state->row_item = palloc(sizeof(int32) * INITIAL_ROWS);
+	state->row_weight = palloc(sizeof(float) * INITIAL_ROWS);
+	MemoryContextSwitchTo(old);
+	return state;
+}
+
+static void
+grow_rows(TrainState *state)
+{
+	int64		capacity = state->capacity * 2;
+	Size		row_bytes = sizeof(int32) * 2 + sizeof(float);
+
+	if ((Size) capacity * row_bytes > max_training_bytes())
+		refuse_memory("collecting interactions", (Size) capacity * row_bytes);
+	state->row_user = repalloc_huge(state->row_user, sizeof(int32) * capacity);
+	state->row_item = repalloc_huge(state->row_item, sizeof(int32) * capacity);
+	state->row_weight = repalloc_huge(state->row_weight, sizeof(float) * capacity);
+	state->capacity = capacity;
+}
+
+static void
+note_bad_row(BadRow *bad, int64 row_number, int64 user_id, int64 course_id)
+{
+	if (bad->count++ == 0)
+	{
+		bad->row_number = row_number;
+		bad->user_id = user_id;
+		bad->course_id = course_id;
+	}
+}
+
+static void
+map_id(kp_idmap *map, int64 id, int32 *index)
+{
+	kp_status	status = kp_idmap_insert(map, id, index);
+
+	if (status == KP_EINVAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many distinct ids: at most %d users and %d courses per model",
+						KP_IDMAP_MAX_IDS, KP_IDMAP_MAX_IDS)));
+	kpreco_report_status(status, "collecting interactions");
+}
+
+Datum
+kpreco_train_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	TrainState *state;
+	int64		user_id;
+	int64		course_id;
+	float		weight;
+	int32		user_index;
+	int32		item_index;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "kpreco_train_transfn called in non-aggregate context");
+
+	if (PG_ARGISNULL(0))
+		state = create_state(aggcontext, PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
+	else
+		state = (TrainState *) PG_GETARG_POINTER(0);
+
+	state->rows_read++;
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		state->rows_null_id++;
+		PG_RETURN_POINTER(state);
+	}
+	user_id = PG_GETARG_INT64(1);
+	course_id = PG_GETARG_INT64(2);
+	weight = PG_ARGISNULL(3) ? 1.0f : PG_GETARG_FLOAT4(3);
+
+	if (isnan(weight))
+		note_bad_row(&state->not_a_number, state->rows_read, user_id, course_id);
+	else if (isinf(weight))
+		note_bad_row(&state->infinite, state->rows_read, user_id, course_id);
+	else if (weight < 0)
+		note_bad_row(&state->negative, state->rows_read, user_id, course_id);
+	else if (weight == 0)
+		state->rows_zero_weight++;
+	else
+	{
+		if (state->n_rows == state->capacity)
+			grow_rows(state);
+		map_id(&state->users, user_id, &user_index);
+		map_id(&state->items, course_id, &item_index);
+		state->row_user[state->n_rows] = user_index;
+		state->row_item[state->n_rows] = item_index;
+		state->row_weight[state->n_rows] = weight;
+		state->n_rows++;
+	}
+	PG_RETURN_POINTER(state);
+}
+
+static void
+report_bad_rows(const BadRow *bad, const char *what)
+{
+	if (bad->count == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg(INT64_FORMAT " interaction rows have %s weight", bad->count, what),
+			 errdetail("The first is row " INT64_FORMAT " (user_id " INT64_FORMAT ", course_id " INT64_FORMAT ").",
+					   bad->row_number, bad->user_id, bad->course_id),
+			 errhint("Weights must be finite and >= 0; filter or fix these rows in the source.")));
+}
+
+static void
+check_rows(TrainState *state)
+{
+	if (state == NULL || state->rows_read == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("no interactions to train on"),
+				 errdetail("The source returned no rows."),
+				 errhint("Check the source query or table.")));
+	report_bad_rows(&state->not_a_number, "a NaN");
+	report_bad_rows(&state->infinite, "an infinite");
+	report_bad_rows(&state->negative, "a negative");
+	if (state->n_rows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("no interactions to train on"),
+				 errdetail("Of " INT64_FORMAT " rows read, " INT64_FORMAT " have a NULL id and " INT64_FORMAT " a zero weight.",
+						   state->rows_read, state->rows_null_id, state->rows_zero_weight),
+				 errhint("Training needs rows with both ids and a positive weight.")));
+	if (state->rows_null_id > 0)
+		ereport(NOTICE,
+				(errmsg("skipped " INT64_FORMAT " of " INT64_FORMAT " rows with a NULL user or course id",
+						state->rows_null_id, state->rows_read)));
+}
+
+/* Renumbers ids in ascending order and rewrites the collected rows. */
+static void
+sort_ids(TrainState *state, MemoryContext work)
+{
+	int32	   *user_remap = kpreco_alloc_huge(work, sizeof(int32) * (Size) state->users.count, "id remapping");
+	int32	   *item_remap = kpreco_alloc_huge(work, sizeof(int32) * (Size) state->items.count, "id remapping");
+	int64		row;
+
+	kpreco_report_status(kp_idmap_sort(&state->users, user_remap), "sorting user ids");
+	kpreco_report_status(kp_idmap_sort(&state->items, item_remap), "sorting course ids");
+	for (row = 0; row < state->n_rows; row++)
+	{
+		state->row_user[row] = user_remap[state->row_user[row]];
+		state->row_item[row] = item_remap[state->row_item[row]];
+	}
+	pfree(user_remap);
+	pfree(item_remap);
+}
+
+static void
+check_memory(TrainState *state)
+{
+	Size		factor_bytes = ((Size) state->users.count + state->items.count) *
+		state->options.ials.factors * sizeof(float);
+	Size		coo_bytes = (Size) state->n_rows * (2 * sizeof(int32) + sizeof(float));
+	Size		csr_bytes = kp_csr_bytes(state->users.count, state->n_rows) +
+		kp_csr_bytes(state->items.count, state->n_rows);
+	Size		needed = coo_bytes + csr_bytes / 2;
+
+	/* The larger of: building the first CSR, and training plus the result. */
+	if (csr_bytes + 2 * factor_bytes > needed)
+		needed = csr_bytes + 2 * factor_bytes;
+	if (needed > max_training_bytes())
+		refuse_memory("training", needed);
+}
+
+Datum
+kpreco_train_finalfn(PG_FUNCTION_ARGS)
+{
+	TrainState *state = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
+	const kp_ials_params *params;
+	MemoryContext work;
+	MemoryContext old;
+	kp_allocator alloc;
+	kp_csr		user_items;
+	kp_csr		item_users;
+	float	   *user_factors;
+	float	   *item_factors;
+	kp_model	fields;
+	char	   *options_json;
+	struct varlena *result;
+
+	check_rows(state);
+	params = &state->options.ials;
+	check_memory(state);
+
+	work = AllocSetContextCreate(CurrentMemoryContext, "kpreco training", ALLOCSET_DEFAULT_SIZES);
+	kpreco_allocator_init(&alloc, work);
+	kpreco_apply_blas_threads();
+
+	sort_ids(state, work);
+	kpreco_report_status(kp_csr_from_coo(&alloc, state->users.count, state->items.count,
+										 state->n_rows, state->row_user, state->row_item,
+										 state->row_weight, &user_items),
+						 "building the interaction matrix");
+	/* The row arrays are not needed any more: give the memory back now. */
+	pfree(state->row_user);
+	pfree(state->row_item);
+	pfree(state->row_weight);
+	state->row_user = state->row_item = NULL;
+	state->row_weight = NULL;
+	state->n_rows = state->capacity = 0;
+	kpreco_check_interrupts(NULL);
+	kpreco_report_status(kp_csr_transpose(&alloc, &user_items, &item_users),
+						 "transposing the interaction matrix");
+
+	user_factors = kpreco_alloc_huge(work, (Size) user_items.n_rows * params->factors * sizeof(float), "user factors");
+	item_factors = kpreco_alloc_huge(work, (Size) user_items.n_cols * params->factors * sizeof(float), "course factors");
+	kpreco_report_status(kp_ials_train(&alloc, &user_items, &item_users, params,
+									   user_factors, item_factors,
+									   kpreco_check_interrupts, NULL, NULL, NULL),
+						 "training");
+	kp_csr_free(&alloc, &item_users);
+
+	old = MemoryContextSwitchTo(work);
+	options_json = kpreco_options_json(&state->options);
+	MemoryContextSwitchTo(old);
+
+	memset(&fields, 0, sizeof(fields));
+	fields.format_version = KP_MODEL_FORMAT_VERSION;
+	fields.algorithm = KP_ALGO_IALS;
+	fields.n_users = user_items.n_rows;
+	fields.n_items = user_items.n_cols;
+	fields.factors = params->factors;
+	fields.options_json = options_json;
+	fields.options_len = strlen(options_json);
+	fields.nnz = user_items.nnz;
+	fields.rows_read = state->rows_read;
+	fields.rows_skipped = state->rows_null_id;
+	fields.user_ids = state->users.ids;
+	fields.item_ids = state->items.ids;
+	fields.user_factors = user_factors;
+	fields.item_factors = item_factors;
+	fields.seen_indptr = user_items.indptr;
+	fields.seen_items = user_items.indices;
+	result = kpreco_model_build(&fields);
+
+	MemoryContextDelete(work);
+	PG_RETURN_POINTER(result);
+}
