@@ -29,7 +29,9 @@ CREATE TYPE kpreco.model (
 CREATE FUNCTION kpreco.model(bytea) RETURNS kpreco.model
 	AS 'MODULE_PATHNAME', 'kpreco_model_from_bytea' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE CAST (bytea AS kpreco.model) WITH FUNCTION kpreco.model(bytea);
-CREATE CAST (kpreco.model AS bytea) WITHOUT FUNCTION;
+CREATE FUNCTION kpreco.model_bytes(kpreco.model) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'kpreco_model_to_bytea' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE CAST (kpreco.model AS bytea) WITH FUNCTION kpreco.model_bytes(kpreco.model);
 
 CREATE FUNCTION kpreco.model_info(kpreco.model) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'kpreco_model_info' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -21,6 +21,7 @@ PG_FUNCTION_INFO_V1(kpreco_model_out);
 PG_FUNCTION_INFO_V1(kpreco_model_recv);
 PG_FUNCTION_INFO_V1(kpreco_model_send);
 PG_FUNCTION_INFO_V1(kpreco_model_from_bytea);
+PG_FUNCTION_INFO_V1(kpreco_model_to_bytea);
 PG_FUNCTION_INFO_V1(kpreco_model_info);
 
 static void
@@ -173,6 +174,19 @@ kpreco_model_from_bytea(PG_FUNCTION_ARGS)
 
 	PG_RETURN_POINTER(model_from_bytes(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes),
 									   ERRCODE_DATA_CORRUPTED));
+}
+
+/* The same bytes as the binary form. */
+Datum
+kpreco_model_to_bytea(PG_FUNCTION_ARGS)
+{
+	struct varlena *value = PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
+	Size		len = VARSIZE(value);
+	bytea	   *bytes = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(bytes, VARHDRSZ + len);
+	memcpy(VARDATA(bytes), value, len);
+	PG_RETURN_BYTEA_P(bytes);
 }
 
 /* Header fields and options of a model as jsonb. */

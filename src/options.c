@@ -8,6 +8,7 @@
 
 #include <math.h>
 
+#include "common/shortest_dec.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -169,12 +170,14 @@ kpreco_options_json(const KpTrainOptions *options)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
+	/* Shortest text that reads back as the same float: 0.01, not 0.00999999978. */
 	appendStringInfo(&buf,
 					 "{\"algorithm\": \"ials\", \"factors\": %d, \"iterations\": %d, "
-					 "\"regularization\": %.9g, \"alpha\": %.9g, \"solver\": \"%s\", "
+					 "\"regularization\": %s, \"alpha\": %s, \"solver\": \"%s\", "
 					 "\"cg_steps\": %d, \"seed\": " UINT64_FORMAT "}",
 					 ials->factors, ials->iterations,
-					 (double) ials->regularization, (double) ials->alpha,
+					 float_to_shortest_decimal(ials->regularization),
+					 float_to_shortest_decimal(ials->alpha),
 					 ials->solver == KP_SOLVER_CHOLESKY ? "cholesky" : "cg",
 					 ials->cg_steps, ials->seed);
 	return buf.data;
