@@ -14,7 +14,8 @@
  *  32   i64  nnz (distinct training pairs)
  *  40   i64  rows_read (input rows the aggregate saw)
  *  48   i64  rows_skipped (input rows with a NULL id)
- *  56   u64  checksum of bytes [4, 56) and [64, end)
+ *  56   u64  checksum of bytes [4, 56) and [64, end):
+ *            kp_checksum(kp_checksum(0, bytes [4, 56)), bytes [64, end))
  *  64   options JSON, padded to 8
  *       i64  user_ids[n_users]      ascending, distinct
  *       i64  item_ids[n_items]      ascending, distinct
@@ -72,7 +73,9 @@ size_t		kp_model_bytes(const kp_model *m);
 
 /*
  * Writes m into buf (size == kp_model_bytes(m), 8-byte aligned), including
- * the checksum; bytes 0..3 are left as they are.
+ * the checksum; bytes 0..3 are left as they are.  m->format_version is
+ * ignored (the current version is written).  KP_EINVAL for a wrong size or
+ * alignment, a big-endian host, or header fields kp_model_read would reject.
  */
 kp_status	kp_model_write(const kp_model *m, void *buf, size_t size);
 
@@ -97,6 +100,7 @@ uint64_t	kp_checksum(uint64_t seed, const void *data, size_t len);
 
 /* Standard base64 (RFC 4648) with padding, no line breaks. */
 size_t		kp_base64_encoded_len(size_t n);
+/* Writes exactly kp_base64_encoded_len(n) characters, no terminating NUL. */
 void		kp_base64_encode(const void *src, size_t n, char *dst);
 /* Decodes; ignores ASCII whitespace; -1 on bad input, else bytes written. */
 int64_t		kp_base64_decode(const char *src, size_t n, void *dst, size_t dst_cap);
