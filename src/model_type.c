@@ -97,13 +97,15 @@ void
 kpreco_model_parse(struct varlena *value, kp_model *out)
 {
 	char		problem[256];
-	Size		len = VARSIZE_ANY(value);
+	Size		len = VARSIZE_ANY_EXHDR(value) + VARHDRSZ;
 
+	/* The format needs a 4-byte header at an 8-byte aligned address. */
 	if (VARATT_IS_SHORT(value) || ((uintptr_t) value % 8) != 0)
 	{
 		struct varlena *copy = (struct varlena *) palloc(len);
 
-		memcpy(copy, value, len);
+		SET_VARSIZE(copy, len);
+		memcpy(VARDATA(copy), VARDATA_ANY(value), len - VARHDRSZ);
 		value = copy;
 	}
 	if (kp_model_read(value, len, out, problem, sizeof(problem)) != KP_OK)

@@ -29,7 +29,7 @@ unit_ok(int cond, const char *fmt, ...)
 }
 
 /* |a - b| <= tol * max(1, |b|) */
-static int
+static inline int
 unit_close(double a, double b, double tol)
 {
 	double		scale = fabs(b) > 1.0 ? fabs(b) : 1.0;
