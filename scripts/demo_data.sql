@@ -47,80 +47,83 @@ INSERT INTO cat VALUES
     (9,  '健康 Health',      45, 0.08),
     (10, '音乐 Music',       35, 0.05);
 
+-- Twelve topics a category, in three groups of four related topics
+-- (topic_no 1-4, 5-8, 9-12): within a favourite category a user leans to one
+-- group, which gives courses neighbours beyond their category.
 CREATE TEMP TABLE topic (category_id int, topic_no int, zh text, en text, PRIMARY KEY (category_id, topic_no)) ON COMMIT DROP;
 INSERT INTO topic
 SELECT c, n, a[n][1], a[n][2]
 FROM (VALUES
     (1, ARRAY[
-        ['Python 数据分析', 'Python Data Analysis'], ['Go 并发编程', 'Concurrency in Go'],
-        ['Rust 系统编程', 'Systems Programming in Rust'], ['算法与数据结构', 'Algorithms and Data Structures'],
-        ['前端工程化', 'Front-end Engineering'], ['机器学习', 'Machine Learning'],
-        ['PostgreSQL 数据库', 'PostgreSQL Databases'], ['Linux 运维', 'Linux Operations'],
-        ['分布式系统', 'Distributed Systems'], ['微服务架构', 'Microservice Architecture'],
-        ['Java 后端开发', 'Java Backend Development'], ['深度学习', 'Deep Learning']]),
+        ['Python 数据分析', 'Python Data Analysis'], ['机器学习', 'Machine Learning'],
+        ['深度学习', 'Deep Learning'], ['算法与数据结构', 'Algorithms and Data Structures'],
+        ['Go 并发编程', 'Concurrency in Go'], ['Rust 系统编程', 'Systems Programming in Rust'],
+        ['Linux 运维', 'Linux Operations'], ['分布式系统', 'Distributed Systems'],
+        ['前端工程化', 'Front-end Engineering'], ['PostgreSQL 数据库', 'PostgreSQL Databases'],
+        ['微服务架构', 'Microservice Architecture'], ['Java 后端开发', 'Java Backend Development']]),
     (2, ARRAY[
         ['基金定投', 'Index Fund Investing'], ['个人理财', 'Personal Finance'],
-        ['股票估值', 'Stock Valuation'], ['宏观经济学', 'Macroeconomics'],
-        ['财务报表分析', 'Financial Statement Analysis'], ['债券投资', 'Bond Investing'],
-        ['保险规划', 'Insurance Planning'], ['量化交易', 'Quantitative Trading'],
-        ['行为金融学', 'Behavioral Finance'], ['税务筹划', 'Tax Planning'],
-        ['家庭资产配置', 'Household Asset Allocation'], ['货币银行学', 'Money and Banking']]),
+        ['保险规划', 'Insurance Planning'], ['家庭资产配置', 'Household Asset Allocation'],
+        ['股票估值', 'Stock Valuation'], ['财务报表分析', 'Financial Statement Analysis'],
+        ['量化交易', 'Quantitative Trading'], ['债券投资', 'Bond Investing'],
+        ['宏观经济学', 'Macroeconomics'], ['行为金融学', 'Behavioral Finance'],
+        ['货币银行学', 'Money and Banking'], ['税务筹划', 'Tax Planning']]),
     (3, ARRAY[
-        ['认知心理学', 'Cognitive Psychology'], ['情绪管理', 'Managing Emotions'],
+        ['认知心理学', 'Cognitive Psychology'], ['决策心理学', 'Decision Psychology'],
+        ['人格心理学', 'Personality Psychology'], ['发展心理学', 'Developmental Psychology'],
+        ['情绪管理', 'Managing Emotions'], ['焦虑与压力', 'Anxiety and Stress'],
+        ['心理咨询', 'Counseling Skills'], ['自我成长', 'Personal Growth'],
         ['亲密关系', 'Intimate Relationships'], ['社会心理学', 'Social Psychology'],
-        ['积极心理学', 'Positive Psychology'], ['焦虑与压力', 'Anxiety and Stress'],
-        ['自我成长', 'Personal Growth'], ['发展心理学', 'Developmental Psychology'],
-        ['心理咨询', 'Counseling'], ['决策心理学', 'The Psychology of Decisions'],
-        ['习惯养成', 'Building Habits'], ['人格心理学', 'Personality Psychology']]),
+        ['积极心理学', 'Positive Psychology'], ['习惯养成', 'Building Habits']]),
     (4, ARRAY[
-        ['中国通史', 'General History of China'], ['宋朝史', 'The Song Dynasty'],
-        ['唐朝史', 'The Tang Dynasty'], ['明清史', 'Ming and Qing History'],
-        ['世界史', 'World History'], ['罗马帝国', 'The Roman Empire'],
-        ['二战史', 'World War II'], ['丝绸之路', 'The Silk Road'],
-        ['文艺复兴', 'The Renaissance'], ['中国近代史', 'Modern Chinese History'],
-        ['三国史', 'The Three Kingdoms'], ['经济史', 'Economic History']]),
+        ['中国通史', 'General History of China'], ['唐朝史', 'Tang Dynasty History'],
+        ['宋朝史', 'Song Dynasty History'], ['三国史', 'Three Kingdoms History'],
+        ['明清史', 'Ming and Qing History'], ['中国近代史', 'Modern Chinese History'],
+        ['丝绸之路', 'Silk Road History'], ['经济史', 'Economic History'],
+        ['世界史', 'World History'], ['罗马帝国', 'Roman History'],
+        ['文艺复兴', 'Renaissance Studies'], ['二战史', 'World War II History']]),
     (5, ARRAY[
-        ['商务英语', 'Business English'], ['英语口语', 'Spoken English'],
         ['雅思备考', 'IELTS Preparation'], ['托福备考', 'TOEFL Preparation'],
-        ['英语语法', 'English Grammar'], ['英文写作', 'English Writing'],
-        ['英语听力', 'English Listening'], ['英语词汇', 'English Vocabulary'],
-        ['英文演讲', 'English Public Speaking'], ['英语发音', 'English Pronunciation'],
+        ['英语词汇', 'English Vocabulary'], ['英语语法', 'English Grammar'],
+        ['英语口语', 'Spoken English'], ['英语听力', 'English Listening'],
+        ['英语发音', 'English Pronunciation'], ['英文演讲', 'English Public Speaking'],
+        ['商务英语', 'Business English'], ['英文写作', 'English Writing'],
         ['英文邮件', 'English Emails'], ['英文原著精读', 'Reading English Classics']]),
     (6, ARRAY[
-        ['高效沟通', 'Effective Communication'], ['时间管理', 'Time Management'],
-        ['项目管理', 'Project Management'], ['领导力', 'Leadership'],
-        ['结构化思维', 'Structured Thinking'], ['职业规划', 'Career Planning'],
-        ['谈判技巧', 'Negotiation'], ['PPT 表达', 'Presenting with Slides'],
-        ['团队管理', 'Team Management'], ['面试求职', 'Job Interviews'],
-        ['商业写作', 'Business Writing'], ['向上管理', 'Managing Up']]),
+        ['高效沟通', 'Effective Communication'], ['向上管理', 'Managing Up'],
+        ['谈判技巧', 'Negotiation Skills'], ['PPT 表达', 'Presenting with Slides'],
+        ['时间管理', 'Time Management'], ['结构化思维', 'Structured Thinking'],
+        ['商业写作', 'Business Writing'], ['项目管理', 'Project Management'],
+        ['职业规划', 'Career Planning'], ['面试求职', 'Job Interviews'],
+        ['领导力', 'Leadership'], ['团队管理', 'Team Management']]),
     (7, ARRAY[
-        ['平面设计', 'Graphic Design'], ['UI 设计', 'UI Design'],
-        ['用户体验设计', 'User Experience Design'], ['色彩理论', 'Color Theory'],
-        ['字体设计', 'Typography'], ['摄影构图', 'Photographic Composition'],
-        ['品牌设计', 'Brand Design'], ['商业插画', 'Commercial Illustration'],
-        ['Figma 设计', 'Design with Figma'], ['室内设计', 'Interior Design'],
-        ['交互设计', 'Interaction Design'], ['设计思维', 'Design Thinking']]),
+        ['平面设计', 'Graphic Design'], ['字体设计', 'Typography'],
+        ['色彩理论', 'Color Theory'], ['品牌设计', 'Brand Design'],
+        ['UI 设计', 'UI Design'], ['用户体验设计', 'User Experience Design'],
+        ['交互设计', 'Interaction Design'], ['Figma 设计', 'Design with Figma'],
+        ['摄影构图', 'Photographic Composition'], ['商业插画', 'Commercial Illustration'],
+        ['室内设计', 'Interior Design'], ['设计思维', 'Design Thinking']]),
     (8, ARRAY[
-        ['0-3 岁早教', 'Early Learning for Ages 0-3'], ['儿童阅读启蒙', 'Early Reading for Children'],
+        ['孕期指南', 'Pregnancy Care'], ['科学喂养', 'Baby Feeding'],
+        ['0-3 岁早教', 'Early Learning for Ages 0-3'], ['亲子游戏', 'Parent-Child Play'],
+        ['儿童阅读启蒙', 'Early Reading for Children'], ['儿童英语启蒙', 'English for Young Children'],
+        ['幼小衔接', 'School Readiness'], ['儿童专注力', 'Children''s Focus'],
         ['青春期沟通', 'Talking with Teenagers'], ['正面管教', 'Positive Discipline'],
-        ['儿童心理', 'Child Psychology'], ['幼小衔接', 'Getting Ready for School'],
-        ['家庭教育', 'Family Education'], ['儿童英语启蒙', 'English for Young Children'],
-        ['孕期指南', 'Pregnancy'], ['科学喂养', 'Feeding Your Baby'],
-        ['儿童专注力', 'Children''s Focus'], ['亲子游戏', 'Parent-Child Play']]),
+        ['儿童心理', 'Child Psychology'], ['家庭教育', 'Family Education']]),
     (9, ARRAY[
         ['科学减脂', 'Science-Based Fat Loss'], ['营养学', 'Nutrition'],
-        ['睡眠改善', 'Better Sleep'], ['中医养生', 'Traditional Chinese Wellness'],
-        ['跑步训练', 'Running'], ['瑜伽', 'Yoga'],
-        ['颈椎保护', 'Neck and Back Care'], ['力量训练', 'Strength Training'],
-        ['慢病管理', 'Managing Chronic Illness'], ['正念冥想', 'Mindfulness Meditation'],
+        ['力量训练', 'Strength Training'], ['跑步训练', 'Running Training'],
+        ['睡眠改善', 'Better Sleep'], ['正念冥想', 'Mindfulness Meditation'],
+        ['瑜伽', 'Yoga'], ['颈椎保护', 'Neck and Back Care'],
+        ['中医养生', 'Traditional Chinese Wellness'], ['慢病管理', 'Managing Chronic Illness'],
         ['女性健康', 'Women''s Health'], ['急救常识', 'First Aid']]),
     (10, ARRAY[
-        ['乐理', 'Music Theory'], ['古典音乐欣赏', 'Classical Music Appreciation'],
+        ['乐理', 'Music Theory'], ['作曲', 'Composition'],
+        ['编曲', 'Arranging'], ['电子音乐制作', 'Electronic Music Production'],
         ['吉他', 'Guitar'], ['钢琴', 'Piano'],
-        ['声乐', 'Singing'], ['爵士乐', 'Jazz'],
-        ['作曲', 'Composition'], ['编曲', 'Arranging'],
-        ['尤克里里', 'Ukulele'], ['流行音乐史', 'The History of Pop Music'],
-        ['交响乐', 'The Symphony'], ['电子音乐制作', 'Electronic Music Production']])
+        ['尤克里里', 'Ukulele'], ['声乐', 'Singing'],
+        ['古典音乐欣赏', 'Classical Music Appreciation'], ['交响乐', 'Symphonic Music'],
+        ['爵士乐', 'Jazz'], ['流行音乐史', 'Pop Music History']])
 ) AS w(c, a),
 LATERAL generate_series(1, array_length(a, 1)) AS n;
 
@@ -159,7 +162,8 @@ FROM cat c, LATERAL generate_series(0, c.n_courses - 1) AS k;
 
 INSERT INTO demo.courses
 SELECT g.course_id,
-       replace(f.zh, '%s', t.zh),
+       -- a space between a Chinese prefix and a Latin or digit topic: 零基础学 PPT 表达
+       regexp_replace(replace(f.zh, '%s', t.zh), '^零基础学([0-9A-Za-z])', '零基础学 \1'),
        replace(f.en, '%s', t.en),
        g.category,
        (ARRAY['王','李','张','刘','陈','杨','黄','赵','吴','周','徐','孙','马','朱','胡','郭','何','林','高','罗'])
@@ -174,28 +178,35 @@ JOIN fmt f USING (format_no),
 LATERAL (SELECT floor(7 * pg_temp.rnd(g.course_id, 10))::int AS n) AS tn  -- one of 7 teachers
 ORDER BY g.course_id;
 
--- Zipf popularity inside a category: the course of popularity rank r is
--- picked with probability proportional to 1 / r. Sampling goes through a
--- table of 4096 slots per category: course i owns the slots whose centre
--- falls in its share [lo, hi) of the cumulative distribution.
-CREATE TEMP TABLE course_slot (category_id int, slot int, course_id bigint, PRIMARY KEY (category_id, slot)) ON COMMIT DROP;
-WITH ranked AS (
-    SELECT category_id, course_id,
-           row_number() OVER (PARTITION BY category_id
+-- Zipf popularity: inside a category the course of popularity rank r is
+-- picked with probability proportional to 1 / r; inside one of its topic
+-- groups (1-3; group 0 is the whole category) likewise, in the same order.
+-- Sampling goes through a table of 4096 slots per category and group: a
+-- course owns the slots whose centre falls in its share [lo, hi) of the
+-- cumulative distribution.
+CREATE TEMP TABLE course_slot (category_id int, grp int, slot int, course_id bigint,
+                               PRIMARY KEY (category_id, grp, slot)) ON COMMIT DROP;
+WITH member AS (
+    SELECT category_id, 0 AS grp, course_id FROM course_gen
+    UNION ALL
+    SELECT category_id, (topic_no - 1) / 4 + 1, course_id FROM course_gen
+), ranked AS (
+    SELECT category_id, grp, course_id,
+           row_number() OVER (PARTITION BY category_id, grp
                               ORDER BY pg_temp.rnd(course_id, 20), course_id) AS pop_rank
-    FROM course_gen
+    FROM member
 ), cum AS (
-    SELECT category_id, course_id,
-           sum(1.0 / pop_rank) OVER (PARTITION BY category_id ORDER BY pop_rank)
-             / sum(1.0 / pop_rank) OVER (PARTITION BY category_id) AS hi
+    SELECT category_id, grp, course_id,
+           sum(1.0 / pop_rank) OVER (PARTITION BY category_id, grp ORDER BY pop_rank)
+             / sum(1.0 / pop_rank) OVER (PARTITION BY category_id, grp) AS hi
     FROM ranked
 ), share AS (
-    SELECT category_id, course_id, hi,
-           lag(hi, 1, 0.0) OVER (PARTITION BY category_id ORDER BY hi) AS lo
+    SELECT category_id, grp, course_id, hi,
+           lag(hi, 1, 0.0) OVER (PARTITION BY category_id, grp ORDER BY hi) AS lo
     FROM cum
 )
 INSERT INTO course_slot
-SELECT category_id, slot, course_id
+SELECT category_id, grp, slot, course_id
 FROM share,
 LATERAL generate_series(ceil(lo * 4096 - 0.5)::int, least(4095, ceil(hi * 4096 - 0.5)::int - 1)) AS slot;
 
@@ -249,8 +260,8 @@ CREATE UNIQUE INDEX ON taste (user_id, category_id);
 -- Enrollments --------------------------------------------------------------
 
 CREATE TABLE demo.enrollments (
-    user_id     bigint NOT NULL REFERENCES demo.users,
-    course_id   bigint NOT NULL REFERENCES demo.courses,
+    user_id     bigint NOT NULL,
+    course_id   bigint NOT NULL,
     kind        text NOT NULL CHECK (kind IN ('view', 'trial', 'purchase')),
     weight      real NOT NULL,
     enrolled_at timestamptz NOT NULL
@@ -258,13 +269,15 @@ CREATE TABLE demo.enrollments (
 
 -- Activity is heavy-tailed: 4 + Exp(mean 21) events a user.
 CREATE TEMP TABLE event ON COMMIT DROP AS
-SELECT u.user_id, e.seq, u.user_id * 1000 + e.seq AS ev,
-       (SELECT count(*) FROM taste t WHERE t.user_id = u.user_id) AS n_fav
-FROM demo.users u,
+SELECT u.user_id, e.seq, u.user_id * 1000 + e.seq AS ev, f.n_fav
+FROM demo.users u
+JOIN (SELECT user_id, count(*) AS n_fav FROM taste GROUP BY user_id) AS f USING (user_id),
 LATERAL generate_series(1, least(500, 4 + floor(-21 * ln(1.0 - pg_temp.rnd(u.user_id, 340)))::int)) AS e(seq);
 
 -- 85 % of events fall in a favourite category (the first favourite most),
--- the rest anywhere; purchases are far likelier in a favourite category.
+-- the rest anywhere. In a favourite category 60 % of events stay in the
+-- user's topic group there. Purchases are far likelier in a favourite
+-- category.
 CREATE TEMP TABLE event_course ON COMMIT DROP AS
 SELECT e.user_id, e.ev, s.course_id, (tf.user_id IS NOT NULL) AS is_fav
 FROM event e
@@ -273,9 +286,14 @@ JOIN taste tp ON tp.user_id = e.user_id
 JOIN cat_slot cs ON cs.slot = floor(1000 * pg_temp.rnd(e.ev, 42))::int
 CROSS JOIN LATERAL (SELECT CASE WHEN pg_temp.rnd(e.ev, 43) < 0.85 THEN tp.category_id
                                 ELSE cs.category_id END AS category_id) AS pick
+LEFT JOIN taste tf ON tf.user_id = e.user_id AND tf.category_id = pick.category_id
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN tf.user_id IS NOT NULL AND pg_temp.rnd(e.ev, 47) < 0.6
+                THEN 1 + floor(3 * pg_temp.rnd(e.user_id * 100 + pick.category_id, 48))::int
+                ELSE 0 END AS grp) AS g
 JOIN course_slot s ON s.category_id = pick.category_id
-                  AND s.slot = floor(4096 * pg_temp.rnd(e.ev, 44))::int
-LEFT JOIN taste tf ON tf.user_id = e.user_id AND tf.category_id = pick.category_id;
+                  AND s.grp = g.grp
+                  AND s.slot = floor(4096 * pg_temp.rnd(e.ev, 44))::int;
 
 INSERT INTO demo.enrollments
 SELECT user_id, course_id, kind,
@@ -298,6 +316,10 @@ FROM (
 GROUP BY user_id, course_id, kind          -- one row per user, course and kind
 ORDER BY user_id, min(enrolled_at), course_id, kind;
 
+-- Foreign keys checked once for the whole table, not row by row.
+ALTER TABLE demo.enrollments
+    ADD FOREIGN KEY (user_id) REFERENCES demo.users,
+    ADD FOREIGN KEY (course_id) REFERENCES demo.courses;
 CREATE INDEX ON demo.enrollments (user_id);
 CREATE INDEX ON demo.enrollments (course_id);
 
