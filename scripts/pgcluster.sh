@@ -212,10 +212,11 @@ pgc_as_server() {
 # ---------------------------------------------------------------------------
 # The cluster
 
-# Is anything using PORT: a TCP listener, or a socket file in the usual places?
+# Is anything using PORT: a TCP listener, or a socket file in the usual
+# places or in another throw-away cluster's directory?
 pgc_port_in_use() {
 	local port=$1 d
-	for d in /var/run/postgresql /tmp; do
+	for d in /var/run/postgresql /tmp /tmp/kpreco-pg.*; do
 		[[ -e "$d/.s.PGSQL.$port" || -e "$d/.s.PGSQL.$port.lock" ]] && return 0
 	done
 	if command -v ss >/dev/null 2>&1; then
@@ -292,28 +293,37 @@ pgc_start() {
 		echo "full_page_writes = off"
 		echo "max_worker_processes = 16"
 		echo "log_min_messages = warning"
+		echo "log_checkpoints = off"
 		echo "log_line_prefix = '%m [%p] %q%u@%d '"
-		if ((cron)); then
-			echo "shared_preload_libraries = 'pg_cron'"
-			echo "cron.database_name = '$db'"
-			# Jobs run in background workers, so pg_cron needs no TCP.
-			echo "cron.use_background_workers = on"
-		fi
 	} >>"$PGC_DIR/data/postgresql.conf"
 
-	if ! pgc_as_server "$PGC_BINDIR/pg_ctl" -D "$PGC_DIR/data" -l "$PGC_DIR/postgresql.log" \
-		-w -t 60 start >"$PGC_DIR/pg_ctl.log" 2>&1; then
-		cat "$PGC_DIR/pg_ctl.log" >&2
-		tail -n 30 "$PGC_DIR/postgresql.log" >&2 2>/dev/null || true
-		pgc_die "the server did not start"
-	fi
-
 	export PGHOST=$PGC_DIR PGPORT=$port PGUSER=postgres PGDATABASE=postgres
-	pgc_wait_ready
+	pgc_ctl start
 	if [[ "$db" != postgres ]]; then
 		"$PGC_BINDIR/createdb" "$db" || pgc_die "createdb $db failed"
 		export PGDATABASE=$db
 	fi
+	if ((cron)); then
+		# Only now that its database exists: pg_cron's launcher connects to it.
+		{
+			echo "shared_preload_libraries = 'pg_cron'"
+			echo "cron.database_name = '$db'"
+			# Jobs run in background workers, so pg_cron needs no TCP.
+			echo "cron.use_background_workers = on"
+		} >>"$PGC_DIR/data/postgresql.conf"
+		pgc_ctl restart
+	fi
+}
+
+# pgc_ctl start|restart: pg_ctl on the throw-away cluster, then wait until ready.
+pgc_ctl() {
+	if ! pgc_as_server "$PGC_BINDIR/pg_ctl" -D "$PGC_DIR/data" -l "$PGC_DIR/postgresql.log" \
+		-w -t 60 "$1" >"$PGC_DIR/pg_ctl.log" 2>&1; then
+		cat "$PGC_DIR/pg_ctl.log" >&2
+		tail -n 30 "$PGC_DIR/postgresql.log" >&2 2>/dev/null || true
+		pgc_die "the server did not $1"
+	fi
+	pgc_wait_ready
 }
 
 # Waits until the server at PGHOST/PGPORT accepts connections (60 s at most).
