@@ -156,7 +156,9 @@ main() {
 	export PGCLIENTENCODING=UTF8
 
 	pgc_say "CREATE EXTENSION kpreco"
-	demo_psql -c 'CREATE EXTENSION IF NOT EXISTS kpreco'
+	demo_psql -c 'SET client_min_messages = warning' \
+		-c 'CREATE EXTENSION IF NOT EXISTS kpreco' \
+		-c 'ALTER EXTENSION kpreco UPDATE'
 	load_data
 	show_demo
 	echo
