@@ -13,6 +13,7 @@
 #include "kp_ials.h"
 #include "kp_idmap.h"
 #include "kp_model.h"
+#include "kp_score.h"
 
 #if PG_VERSION_NUM < 150000
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
@@ -57,11 +58,13 @@ typedef struct KpServingModel
 	kp_idmap	users;
 	kp_idmap	items;
 	float	   *item_unit;		/* item factors scaled to unit length */
+	kp_qmatrix	items_q;		/* int8 copies that prune scoring */
+	kp_qmatrix	item_unit_q;
 	int32	   *popular_items;	/* items by descending interaction count */
 	int32	   *popular_counts;
-	float	   *scores;			/* scratch, n_items */
-	int32	   *top_index;		/* scratch, n_items */
-	float	   *top_score;		/* scratch, n_items */
+	kp_score_scratch scratch;
+	int32	   *top_index;		/* n_items */
+	float	   *top_score;		/* n_items */
 	MemoryContext context;		/* owns all of the above */
 } KpServingModel;
 

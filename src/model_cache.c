@@ -260,7 +260,12 @@ prepare_serving(KpServingModel *s)
 		s->popular_items[i] = i;
 	qsort_arg(s->popular_items, m->n_items, sizeof(int32), compare_popularity, s->popular_counts);
 
-	s->scores = kpreco_alloc_huge(s->context, sizeof(float) * (Size) m->n_items, "scores");
+	if (kp_qmatrix_build(&alloc, m->item_factors, m->n_items, f, &s->items_q) != KP_OK ||
+		kp_qmatrix_build(&alloc, s->item_unit, m->n_items, f, &s->item_unit_q) != KP_OK ||
+		kp_score_scratch_init(&alloc, m->n_items, &s->scratch) != KP_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory preparing kpreco model \"%s\"", s->name)));
 	s->top_index = kpreco_alloc_huge(s->context, sizeof(int32) * (Size) m->n_items, "scores");
 	s->top_score = kpreco_alloc_huge(s->context, sizeof(float) * (Size) m->n_items, "scores");
 }

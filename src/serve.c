@@ -2,15 +2,15 @@
  * serve.c -- SQL functions that answer from a trained model:
  * recommend, similar_courses, predict, user_factors, course_factors.
  *
- * Scores for one user are a single sgemv over the course factors; the
- * user's training courses are masked with -inf and kp_topk selects the k
- * best without sorting the catalog.  Set-returning functions materialise
- * their (at most k) rows into a tuplestore.
+ * The k best courses come from kp_score_topk: an int8 pass over the
+ * catalog bounds every score, and only the rows that can still make the
+ * top k are scored exactly, so the result equals a full float scan without
+ * reading the float factors of the whole catalog.  Set-returning functions
+ * materialise their (at most k) rows into a tuplestore.
  */
 #include "postgres.h"
 
 #include <math.h>
-#include <cblas.h>
 
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -19,7 +19,6 @@
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
-#include "kp_topk.h"
 #include "kpreco.h"
 
 PG_FUNCTION_INFO_V1(kpreco_recommend);
@@ -95,9 +94,11 @@ put_ranked_row(ResultSet *result, int64 id, float score, bool score_null, int32 
 }
 
 static void
-put_top(ResultSet *result, KpServingModel *s, int32 k)
+put_top(ResultSet *result, KpServingModel *s, const kp_qmatrix *Q, const float *F,
+		const float *x, const int32 *excluded, int64 n_excluded, int32 k)
 {
-	int32		n = kp_topk(s->scores, s->model.n_items, k, s->top_index, s->top_score);
+	int32		n = kp_score_topk(Q, F, x, excluded, n_excluded, k, &s->scratch,
+								  s->top_index, s->top_score);
 	int32		i;
 
 	for (i = 0; i < n; i++)
@@ -117,7 +118,7 @@ kpreco_recommend(PG_FUNCTION_ARGS)
 	const kp_model *m;
 	int32		k;
 	int32		user;
-	int64		j;
+	int64		first_seen;
 
 	if (PG_ARGISNULL(0) || !get_k(fcinfo, 1, &k))
 		return (Datum) 0;
@@ -135,13 +136,10 @@ kpreco_recommend(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	}
 
-	kpreco_apply_blas_threads();
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->factors, 1.0f,
-				m->item_factors, m->factors, m->user_factors + (Size) user * m->factors, 1,
-				0.0f, s->scores, 1);
-	for (j = m->seen_indptr[user]; j < m->seen_indptr[user + 1]; j++)
-		s->scores[m->seen_items[j]] = -INFINITY;
-	put_top(&result, s, k);
+	first_seen = m->seen_indptr[user];
+	put_top(&result, s, &s->items_q, m->item_factors,
+			m->user_factors + (Size) user * m->factors,
+			m->seen_items + first_seen, m->seen_indptr[user + 1] - first_seen, k);
 	return (Datum) 0;
 }
 
@@ -167,12 +165,8 @@ kpreco_similar_courses(PG_FUNCTION_ARGS)
 	if (item < 0)
 		return (Datum) 0;
 
-	kpreco_apply_blas_threads();
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->factors, 1.0f,
-				s->item_unit, m->factors, s->item_unit + (Size) item * m->factors, 1,
-				0.0f, s->scores, 1);
-	s->scores[item] = -INFINITY;
-	put_top(&result, s, Min(k, m->n_items - 1));
+	put_top(&result, s, &s->item_unit_q, s->item_unit,
+			s->item_unit + (Size) item * m->factors, &item, 1, k);
 	return (Datum) 0;
 }
 
@@ -193,8 +187,8 @@ kpreco_predict(PG_FUNCTION_ARGS)
 	item = kp_idmap_find(&s->items, PG_GETARG_INT64(1));
 	if (user < 0 || item < 0)
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT4(cblas_sdot(m->factors, m->user_factors + (Size) user * m->factors, 1,
-								m->item_factors + (Size) item * m->factors, 1));
+	PG_RETURN_FLOAT4(kp_dot(m->user_factors + (Size) user * m->factors,
+							m->item_factors + (Size) item * m->factors, m->factors));
 }
 
 static void

@@ -1,0 +1,166 @@
+/*
+ * test_score.c -- kp_score_topk must equal a full sort of kp_dot scores.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "kp_score.h"
+#include "unit.h"
+
+static uint64_t rng_state = 12345;
+
+static float
+uniform(void)
+{
+	rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (float) ((rng_state >> 40) / (double) (1 << 24)) * 2.0f - 1.0f;
+}
+
+static const float *sort_scores;
+
+static int
+by_score_then_index(const void *a, const void *b)
+{
+	int32_t		ia = *(const int32_t *) a;
+	int32_t		ib = *(const int32_t *) b;
+
+	if (sort_scores[ia] != sort_scores[ib])
+		return sort_scores[ia] > sort_scores[ib] ? -1 : 1;
+	return ia < ib ? -1 : (ia > ib);
+}
+
+/* Brute force: every non-excluded, non-NaN row scored and fully sorted. */
+static int32_t
+reference_topk(const float *F, const float *x, int32_t n, int32_t f,
+			   const int32_t *excluded, int64_t n_excluded, int32_t k,
+			   int32_t *out_index, float *out_score)
+{
+	float	   *scores = malloc(sizeof(float) * n);
+	int32_t    *order = malloc(sizeof(int32_t) * n);
+	char	   *skip = calloc(n, 1);
+	int32_t		m = 0;
+	int32_t		i;
+
+	for (i = 0; i < n_excluded; i++)
+		skip[excluded[i]] = 1;
+	for (i = 0; i < n; i++)
+	{
+		scores[i] = kp_dot(x, F + (size_t) i * f, f);
+		if (!skip[i] && !isnan(scores[i]))
+			order[m++] = i;
+	}
+	sort_scores = scores;
+	qsort(order, m, sizeof(int32_t), by_score_then_index);
+	if (m > k)
+		m = k;
+	for (i = 0; i < m; i++)
+	{
+		out_index[i] = order[i];
+		out_score[i] = scores[order[i]];
+	}
+	free(scores);
+	free(order);
+	free(skip);
+	return m;
+}
+
+static int
+check_case(const char *name, const float *F, const float *x, int32_t n, int32_t f,
+		   const int32_t *excluded, int64_t n_excluded, int32_t k)
+{
+	kp_qmatrix	Q;
+	kp_score_scratch scratch;
+	int32_t    *got_index = malloc(sizeof(int32_t) * (k + 1));
+	float	   *got_score = malloc(sizeof(float) * (k + 1));
+	int32_t    *want_index = malloc(sizeof(int32_t) * (k + 1));
+	float	   *want_score = malloc(sizeof(float) * (k + 1));
+	int32_t		got;
+	int32_t		want;
+	int			same;
+
+	if (kp_qmatrix_build(&kp_malloc_allocator, F, n, f, &Q) != KP_OK ||
+		kp_score_scratch_init(&kp_malloc_allocator, n, &scratch) != KP_OK)
+	{
+		unit_ok(0, "%s: allocation", name);
+		return 0;
+	}
+	got = kp_score_topk(&Q, F, x, excluded, n_excluded, k, &scratch, got_index, got_score);
+	want = reference_topk(F, x, n, f, excluded, n_excluded, k, want_index, want_score);
+	same = got == want &&
+		memcmp(got_index, want_index, sizeof(int32_t) * got) == 0 &&
+		memcmp(got_score, want_score, sizeof(float) * got) == 0;
+	unit_ok(same, "%s: %d rows equal the full sort", name, got);
+	kp_qmatrix_free(&kp_malloc_allocator, &Q);
+	kp_score_scratch_free(&kp_malloc_allocator, &scratch);
+	free(got_index);
+	free(got_score);
+	free(want_index);
+	free(want_score);
+	return same;
+}
+
+int
+main(void)
+{
+	int32_t		sizes[][2] = {{1, 1}, {15, 3}, {16, 64}, {17, 13}, {1000, 64}, {5003, 32}, {20000, 64}};
+	int			s;
+	int			trial;
+
+	for (s = 0; s < (int) (sizeof(sizes) / sizeof(sizes[0])); s++)
+	{
+		int32_t		n = sizes[s][0];
+		int32_t		f = sizes[s][1];
+		float	   *F = malloc(sizeof(float) * n * f);
+		float	   *x = malloc(sizeof(float) * f);
+		int32_t    *excluded = malloc(sizeof(int32_t) * 50);
+		int32_t		i;
+
+		/* Rows of very different lengths, like popular and rare courses. */
+		for (i = 0; i < n; i++)
+		{
+			float		length = (i % 7 == 0) ? 3.0f : 0.2f + (float) (i % 5) * 0.1f;
+			int32_t		d;
+
+			for (d = 0; d < f; d++)
+				F[(size_t) i * f + d] = uniform() * length;
+		}
+		for (trial = 0; trial < 4; trial++)
+		{
+			char		name[64];
+			int32_t		d;
+
+			for (d = 0; d < f; d++)
+				x[d] = uniform();
+			for (i = 0; i < 50; i++)
+				excluded[i] = (int32_t) ((uniform() + 1.0f) * 0.5f * (n - 1));
+			snprintf(name, sizeof(name), "n=%d f=%d trial %d k=10", n, f, trial);
+			check_case(name, F, x, n, f, excluded, trial == 0 ? 0 : 50, 10);
+			snprintf(name, sizeof(name), "n=%d f=%d trial %d k=n+5", n, f, trial);
+			check_case(name, F, x, n, f, excluded, 50, n + 5);
+		}
+
+		memset(x, 0, sizeof(float) * f);
+		check_case("zero user vector: all ties, lowest indices win", F, x, n, f, excluded, 0, 10);
+		free(F);
+		free(x);
+		free(excluded);
+	}
+
+	{
+		/* Identical rows: every score ties. */
+		float		F[40 * 8];
+		float		x[8] = {1, -2, 3, 0.5f, 0, 0, 1, 1};
+		int32_t		all[40];
+		int32_t		i;
+
+		for (i = 0; i < 40 * 8; i++)
+			F[i] = (float) (i % 8) * 0.25f;
+		check_case("identical rows", F, x, 40, 8, NULL, 0, 7);
+		for (i = 0; i < 40; i++)
+			all[i] = i;
+		check_case("every row excluded", F, x, 40, 8, all, 40, 5);
+		x[2] = NAN;
+		check_case("NaN user vector selects nothing", F, x, 40, 8, NULL, 0, 5);
+	}
+	return unit_done();
+}
