@@ -128,7 +128,8 @@ pgc_ensure_packages() {
 	export DEBIAN_FRONTEND=noninteractive
 	pgc_as_root apt-get update -q ||
 		pgc_die "apt-get update failed"
-	pgc_as_root apt-get install -y -q -o Dpkg::Options::=--force-confold "${missing[@]}" ||
+	pgc_as_root apt-get install -y -q --no-install-recommends \
+		-o Dpkg::Options::=--force-confold "${missing[@]}" ||
 		pgc_die "apt-get install ${missing[*]} failed"
 }
 

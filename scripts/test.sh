@@ -178,10 +178,19 @@ phase_unit() {
 	run_logged "$log" make -C "$ROOT" --no-print-directory unit PG_CONFIG="$PG_CONFIG" || status=$?
 	counts=$(harness_counts "$log")
 	if [[ -z "$counts" ]]; then
-		record_broken unit "make unit printed no test report (exit $status, log $log)"
+		record_broken unit "make unit printed no test report ($(ended "$status"), log $log)"
 		return 0
 	fi
 	record_counts unit "$counts" "$status"
+}
+
+# How a runner ended, for messages: "exit 2" or "timed out after 900 s".
+ended() {
+	if (($1 == 124)); then
+		echo "timed out after $PHASE_TIMEOUT s"
+	else
+		echo "exit $1"
+	fi
 }
 
 # record_counts PHASE "PASSED FAILED" STATUS: a runner that failed without a
@@ -190,7 +199,7 @@ record_counts() {
 	local phase=$1 passed failed status=$3
 	read -r passed failed <<<"$2"
 	if ((status != 0 && failed == 0)); then
-		record "$phase" "$passed" 1 "the runner exited with $status"
+		record "$phase" "$passed" 1 "the runner failed: $(ended "$status")"
 	else
 		record "$phase" "$passed" "$failed"
 	fi
@@ -220,7 +229,7 @@ phase_regress() {
 	fi
 	counts=$(regress_counts "$log")
 	if [[ -z "$counts" ]]; then
-		record_broken pg_regress "make installcheck printed no result (exit $status, log $log)"
+		record_broken pg_regress "make installcheck printed no result ($(ended "$status"), log $log)"
 		return 0
 	fi
 	record_counts pg_regress "$counts" "$status"
@@ -274,7 +283,7 @@ phase_pgtap() {
 		"${files[@]#"$ROOT"/}") || status=$?
 	counts=$(harness_counts "$log")
 	if [[ -z "$counts" ]]; then
-		record_broken pgTAP "pg_prove printed no test report (exit $status, log $log)"
+		record_broken pgTAP "pg_prove printed no test report ($(ended "$status"), log $log)"
 		return 0
 	fi
 	record_counts pgTAP "$counts" "$status"
@@ -298,7 +307,7 @@ phase_tap_scripts() {
 	(cd "$ROOT" && PGDATABASE=$TEST_DB run_logged "$log" prove -f "${files[@]}") || status=$?
 	counts=$(harness_counts "$log")
 	if [[ -z "$counts" ]]; then
-		record_broken "TAP scripts" "prove printed no test report (exit $status, log $log)"
+		record_broken "TAP scripts" "prove printed no test report ($(ended "$status"), log $log)"
 		return 0
 	fi
 	record_counts "TAP scripts" "$counts" "$status"
