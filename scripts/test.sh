@@ -78,6 +78,7 @@ record_skipped() {
 }
 
 FINISHED=0
+CURRENT_PHASE=setup
 
 finish() {
 	FINISHED=1
@@ -335,15 +336,22 @@ main() {
 	pgc_ensure_packages "$(pgc_default_packages)"
 	pgc_setup_pg_config
 
+	CURRENT_PHASE=build
 	if ! phase_build; then
 		record_broken build "make or make install failed (log $LOG_DIR/build.log)"
 		finish
 	fi
+	CURRENT_PHASE=unit
 	phase_unit
+	CURRENT_PHASE=cluster
 	phase_cluster
+	CURRENT_PHASE=pg_regress
 	phase_regress
+	CURRENT_PHASE=pgTAP
 	phase_pgtap
+	CURRENT_PHASE="TAP scripts"
 	phase_tap_scripts
+	CURRENT_PHASE=end
 	server_log_on_failure
 	echo
 	echo "    took $((SECONDS - started)) s"
@@ -353,7 +361,7 @@ main() {
 # At exit: a script stopped by an error still ends with its closing line.
 finish_if_stopped() {
 	((FINISHED)) && return 0
-	record_broken script "stopped early"
+	record_broken "$CURRENT_PHASE" "stopped the script (see the messages above)"
 	finish || true
 }
 
