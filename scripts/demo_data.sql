@@ -202,7 +202,7 @@ WITH member AS (
     FROM ranked
 ), share AS (
     SELECT category_id, grp, course_id, hi,
-           lag(hi, 1, 0.0) OVER (PARTITION BY category_id, grp ORDER BY hi) AS lo
+           lag(hi, 1, 0::numeric) OVER (PARTITION BY category_id, grp ORDER BY hi) AS lo
     FROM cum
 )
 INSERT INTO course_slot
@@ -215,7 +215,7 @@ CREATE TEMP TABLE cat_slot (slot int PRIMARY KEY, category_id int) ON COMMIT DRO
 WITH cum AS (
     SELECT category_id, sum(taste) OVER (ORDER BY category_id) / sum(taste) OVER () AS hi FROM cat
 ), share AS (
-    SELECT category_id, hi, lag(hi, 1, 0.0) OVER (ORDER BY category_id) AS lo FROM cum
+    SELECT category_id, hi, lag(hi, 1, 0::float8) OVER (ORDER BY category_id) AS lo FROM cum
 )
 INSERT INTO cat_slot
 SELECT slot, category_id
