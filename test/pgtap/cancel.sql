@@ -1,0 +1,72 @@
+-- A training cancelled by statement_timeout leaves the served model as it was.
+BEGIN;
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION IF NOT EXISTS kpreco;
+SELECT plan(14);
+
+-- Runs a statement; returns how it ended and after how many seconds.
+CREATE FUNCTION pg_temp.run(statement text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	started timestamptz := clock_timestamp();
+BEGIN
+	EXECUTE statement;
+	RETURN jsonb_build_object('ended', 'completed',
+							  'seconds', extract(epoch FROM clock_timestamp() - started));
+EXCEPTION WHEN query_canceled THEN
+	RETURN jsonb_build_object('ended', SQLSTATE || ': ' || SQLERRM,
+							  'seconds', extract(epoch FROM clock_timestamp() - started));
+END
+$$;
+
+-- 200,000 interactions: 64 factors and 50 iterations take several seconds.
+CREATE TEMP TABLE tap_big AS
+SELECT u AS user_id, (u * 7 + i * 13) % 2000 AS course_id
+  FROM generate_series(1, 20000) u, generate_series(1, 10) i;
+ANALYZE tap_big;
+
+SELECT lives_ok($$SELECT kpreco.train('tap_cancel', 'SELECT * FROM tap_big WHERE user_id <= 300', '{"factors": 8, "iterations": 3}')$$,
+	'a first version trains');
+CREATE TEMP TABLE tap_first AS
+SELECT version FROM kpreco.models WHERE name = 'tap_cancel' AND active;
+CREATE TEMP TABLE tap_served AS SELECT * FROM kpreco.recommend(1, 5, 'tap_cancel');
+SELECT is((SELECT count(*) FROM tap_served), 5::bigint, 'and serves');
+
+SET statement_timeout = '50ms';
+SELECT is(pg_temp.run($$SELECT kpreco.train('tap_cancel', 'tap_big', '{"factors": 64, "iterations": 50}')$$) ->> 'ended',
+	'57014: canceling statement due to statement timeout', 'statement_timeout cancels the training');
+RESET statement_timeout;
+SELECT is((SELECT version FROM kpreco.models WHERE name = 'tap_cancel' AND active), (SELECT version FROM tap_first),
+	'the first version is still active');
+SELECT is((SELECT count(*) FROM kpreco.model_versions WHERE name = 'tap_cancel'), 1::bigint, 'no version was added');
+SELECT results_eq($$SELECT * FROM kpreco.recommend(1, 5, 'tap_cancel')$$, $$SELECT * FROM tap_served$$,
+	'recommend serves the first version');
+
+-- Cancelled half-way through the iterations: the core checks for interrupts often.
+SET statement_timeout = '1s';
+CREATE TEMP TABLE tap_run AS
+SELECT pg_temp.run($$SELECT kpreco.train('tap_cancel', 'tap_big', '{"factors": 64, "iterations": 50}')$$) AS result;
+RESET statement_timeout;
+SELECT is((SELECT result ->> 'ended' FROM tap_run), '57014: canceling statement due to statement timeout',
+	'statement_timeout cancels the training in its iterations');
+SELECT cmp_ok((SELECT (result ->> 'seconds')::numeric FROM tap_run), '<', 2.0,
+	'within a second of the timeout');
+SELECT is((SELECT count(*) FROM kpreco.model_versions WHERE name = 'tap_cancel'), 1::bigint, 'still no version added');
+SELECT results_eq($$SELECT * FROM kpreco.recommend(1, 5, 'tap_cancel')$$, $$SELECT * FROM tap_served$$,
+	'recommend still serves the first version');
+
+-- The aggregate on its own is cancelled the same way.
+SET statement_timeout = '500ms';
+SELECT is(pg_temp.run($$SELECT kpreco.train_agg(user_id, course_id, NULL, '{"factors": 64, "iterations": 50, "solver": "cholesky"}') FROM tap_big$$) ->> 'ended',
+	'57014: canceling statement due to statement timeout', 'statement_timeout cancels the aggregate');
+RESET statement_timeout;
+
+-- The session goes on as usual.
+SELECT lives_ok($$SELECT kpreco.train('tap_cancel', 'SELECT * FROM tap_big WHERE user_id <= 300', '{"factors": 8, "iterations": 3, "seed": 5}')$$,
+	'a later training completes');
+SELECT is((SELECT count(*) FROM kpreco.model_versions WHERE name = 'tap_cancel'), 2::bigint, 'and adds its version');
+SELECT isnt((SELECT array_agg(course_id ORDER BY rank) FROM kpreco.recommend(1, 5, 'tap_cancel')),
+	(SELECT array_agg(course_id ORDER BY rank) FROM tap_served), 'which is served');
+
+SELECT * FROM finish();
+ROLLBACK;
