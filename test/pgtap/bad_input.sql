@@ -47,8 +47,8 @@ SELECT throws_ok($$SELECT kpreco.train('tap_bad', 'SELECT user_id, course_id, CA
 	'22000', '12 interaction rows have a NaN weight', 'NaN weights are refused and counted');
 SELECT throws_ok($$SELECT kpreco.train('tap_bad', 'SELECT user_id, course_id, CASE WHEN course_id = 5 THEN ''Infinity'' ELSE weight END AS weight FROM tap_rows', '{"weight_column": "weight"}')$$,
 	'22000', '30 interaction rows have an infinite weight', 'infinite weights are refused and counted');
-SELECT throws_ok($$SELECT kpreco.train_agg(1, 1, '-Infinity', NULL)$$,
-	'22000', '1 interaction rows have an infinite weight', 'minus infinity is infinite');
+SELECT throws_ok($$SELECT kpreco.train_agg(u, 1, '-Infinity', NULL) FROM generate_series(1, 2) u$$,
+	'22000', '2 interaction rows have an infinite weight', 'minus infinity is infinite');
 SELECT throws_ok($$SELECT kpreco.train('tap_bad', 'SELECT user_id, course_id, weight * 1e38 AS weight FROM tap_rows', '{"weight_column": "weight", "factors": 4, "iterations": 3}')$$,
 	'22003', NULL, 'weights too large to train with are an error');
 

@@ -1,7 +1,5 @@
--- Each session's model cache serves the version that is active now: after a
--- retraining in this session or another, after a rollback, after a delete.
--- Runs outside a transaction block (other sessions must see commits) and
--- drops what it made at the end.
+-- Each session's model cache serves the version active now: after a retraining here or elsewhere, a rollback, a delete.
+-- No transaction block around the file, since other sessions must see its commits: it drops what it made instead.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS kpreco;
