@@ -1,0 +1,462 @@
+#!/usr/bin/env bash
+#
+# run.sh -- kpreco benchmarks: recommendation quality, training, serving.
+#
+#   bash bench/run.sh [quality|training|serving|all]    (default: all)
+#
+# Builds and installs the extension (make && make install), starts a
+# throw-away PostgreSQL cluster (scripts/pgcluster.sh), runs the chosen
+# benchmarks in it and writes
+#   bench/results/results-RUN.tsv    one row per figure: section, metric, value,
+#                                    unit, target, status (met / NOT met)
+#   bench/results/summary-RUN.md     the same as Markdown tables, plus the machine
+#   bench/results/run-RUN/           recommendations, scores, pgbench output, logs
+# and copies the first two to results-latest.tsv and summary-latest.md.
+# See bench/README.md and docs/BENCHMARKS.md.
+#
+# Environment:
+#   KPRECO_DATA      folder holding ml-100k/ (default: ../shared/data from the repo root)
+#   RECBENCH         the scoring and data-generating harness
+#                    (default: ../shared/bench/recbench.py from the repo root)
+#   BENCH_CACHE      where generated synthetic data sets are kept between runs
+#                    (default: bench/results/data)
+#   PGBENCH_SECONDS  length of each measured pgbench run (default 20)
+#   PGBENCH_WARMUP   length of the warm-up run before each one (default 3)
+#   SKIP_BUILD=1     do not run make && make install
+#   PGC_PORT_BASE    first port probed for the cluster (default 55600)
+#   KEEP_CLUSTER=1   leave the cluster running at exit
+
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT_DIR=$(cd "$BENCH_DIR/.." && pwd)
+export PGC_PORT_BASE=${PGC_PORT_BASE:-55600}
+# shellcheck source-path=SCRIPTDIR source=../scripts/pgcluster.sh
+. "$ROOT_DIR/scripts/pgcluster.sh"
+
+KPRECO_DATA=${KPRECO_DATA:-$ROOT_DIR/../shared/data}
+RECBENCH=${RECBENCH:-$ROOT_DIR/../shared/bench/recbench.py}
+BENCH_CACHE=${BENCH_CACHE:-$BENCH_DIR/results/data}
+PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}
+PGBENCH_WARMUP=${PGBENCH_WARMUP:-3}
+PYTHON=/usr/bin/python3
+
+# ALS settings of the reference figures (shared/bench/README.md).
+ALS_OPTS='{"factors":64,"iterations":15,"regularization":0.01,"alpha":1.0}'
+
+usage() {
+	sed -n '3,5p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+WHAT=${1:-all}
+case $WHAT in
+quality | training | serving | all) ;;
+-h | --help) usage ;;
+*) usage ;;
+esac
+
+# ---------------------------------------------------------------------------
+# Results
+
+RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
+RESULTS_DIR=$BENCH_DIR/results
+RUN_DIR=$RESULTS_DIR/run-$RUN_ID
+RESULTS=$RESULTS_DIR/results-$RUN_ID.tsv
+SUMMARY=$RESULTS_DIR/summary-$RUN_ID.md
+mkdir -p "$RUN_DIR" "$BENCH_CACHE"
+printf 'section\tmetric\tvalue\tunit\ttarget\tstatus\n' >"$RESULTS"
+
+# record SECTION METRIC VALUE UNIT [ge|le TARGET]
+record() {
+	local section=$1 metric=$2 value=$3 unit=$4 op=${5:-} target=${6:-} status="" shown=""
+	if [[ -n "$op" ]]; then
+		status=$(awk -v v="$value" -v t="$target" -v op="$op" 'BEGIN {
+			if (v == "" || v !~ /^-?[0-9.eE+-]+$/) { print "n/a"; exit }
+			ok = (op == "ge") ? (v + 0 >= t + 0) : (v + 0 <= t + 0)
+			print ok ? "met" : "NOT met" }')
+		[[ "$op" == ge ]] && shown=">= $target" || shown="<= $target"
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$section" "$metric" "$value" "$unit" "$shown" "$status" >>"$RESULTS"
+	printf '    %-34s %14s %-8s %s\n' "$metric" "$value" "$unit" "${shown:+target $shown: $status}"
+}
+
+# calc EXPR: evaluate an awk arithmetic expression, print it with 4 decimals.
+calc() {
+	awk "BEGIN { printf \"%.4f\", $1 }"
+}
+
+# ---------------------------------------------------------------------------
+# psql helpers
+
+bpsql() {
+	psql -X -q -v ON_ERROR_STOP=1 -P pager=off "$@"
+}
+
+# One value (or tab-separated row) per line, no decoration.
+bval() {
+	psql -X -q -At -F $'\t' -v ON_ERROR_STOP=1 "$@"
+}
+
+new_database() {
+	local db=$1
+	"$PGC_BINDIR/createdb" "$db"
+	bpsql -d "$db" -c 'CREATE EXTENSION kpreco'
+}
+
+# load_tsv DB TABLE FILE: a (user_id, course_id, value, ts) table from a recbench TSV.
+load_tsv() {
+	local db=$1 table=$2 file=$3
+	bpsql -d "$db" -c "CREATE TABLE $table (user_id bigint, course_id bigint, value real, ts bigint)"
+	bpsql -d "$db" -c "COPY $table FROM STDIN" <"$file"
+	bpsql -d "$db" -c "VACUUM (FREEZE, ANALYZE) $table"
+}
+
+# train_model DB MODEL SOURCE OPTIONS TAG
+# Trains in a fresh session with kpreco.blas_threads = 1 and writes
+# RUN_DIR/TAG.train.tsv: version, wall seconds of the train() statement,
+# train_seconds as stored, n_users, n_courses, n_interactions, model bytes,
+# backend VmHWM in kB right after connecting and right after training.
+train_model() {
+	local db=$1 model=$2 source=$3 opts=$4 tag=$5
+	KP_STATUS_BEFORE=$RUN_DIR/$tag.status-before KP_STATUS_AFTER=$RUN_DIR/$tag.status-after \
+		bval -d "$db" -v model="$model" -v source="$source" -v opts="$opts" >"$RUN_DIR/$tag.train.out" <<'SQL'
+SELECT pg_backend_pid() AS pid \gset
+\setenv KP_PID :pid
+\! cat /proc/$KP_PID/status > "$KP_STATUS_BEFORE"
+SET kpreco.blas_threads = 1;
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SELECT kpreco.train(:'model', :'source', :'opts') AS version \gset
+SELECT extract(epoch FROM clock_timestamp()) - :t0 AS wall \gset
+\! cat /proc/$KP_PID/status > "$KP_STATUS_AFTER"
+SELECT version, round(:wall::numeric, 3), round(train_seconds::numeric, 3),
+       n_users, n_courses, n_interactions, pg_column_size(model)
+FROM kpreco.model_versions WHERE version = :version;
+SQL
+	local hwm0 hwm1
+	hwm0=$(awk '/^VmHWM:/ {print $2}' "$RUN_DIR/$tag.status-before")
+	hwm1=$(awk '/^VmHWM:/ {print $2}' "$RUN_DIR/$tag.status-after")
+	printf '%s\t%s\t%s\n' "$(tail -n 1 "$RUN_DIR/$tag.train.out")" "$hwm0" "$hwm1" >"$RUN_DIR/$tag.train.tsv"
+}
+
+# export_recs DB MODEL TEST_TABLE FILE: top 10 for every test user, as recbench reads them.
+export_recs() {
+	local db=$1 model=$2 test_table=$3 file=$4
+	bval -d "$db" -c "COPY (
+		SELECT t.user_id, r.course_id, r.rank
+		FROM (SELECT DISTINCT user_id FROM $test_table) t
+		CROSS JOIN LATERAL kpreco.recommend(t.user_id, 10, '$model') r
+		ORDER BY t.user_id, r.rank) TO STDOUT" >"$file"
+}
+
+# score DATADIR RECS NAME OUT: recbench's metrics; prints the JSON line to OUT.
+score() {
+	local data=$1 recs=$2 name=$3 out=$4
+	"$PYTHON" "$RECBENCH" "$data" --score-recs "$recs" --name "$name" >"$out" 2>"$out.log"
+}
+
+# json_field FILE KEY: one field of the last JSON line of FILE.
+json_field() {
+	"$PYTHON" -c 'import json, sys
+line = [l for l in open(sys.argv[1]) if l.strip()][-1]
+v = json.loads(line).get(sys.argv[2])
+print("" if v is None else v)' "$1" "$2"
+}
+
+# record_scores SECTION JSON [NDCG_TARGET P_TARGET]
+record_scores() {
+	local section=$1 json=$2 ndcg_target=${3:-} p_target=${4:-} m
+	for m in precision@10 recall@10 ndcg@10 map@10 coverage@10 eval_users recs_in_user_train_set; do
+		local v
+		v=$(json_field "$json" "$m")
+		case $m in
+		ndcg@10) [[ -n "$ndcg_target" ]] && { record "$section" "$m" "$(calc "$v")" "" ge "$ndcg_target"; continue; } ;;
+		precision@10) [[ -n "$p_target" ]] && { record "$section" "$m" "$(calc "$v")" "" ge "$p_target"; continue; } ;;
+		esac
+		case $m in
+		eval_users | recs_in_user_train_set) record "$section" "$m" "$v" "" ;;
+		*) record "$section" "$m" "$(calc "$v")" "" ;;
+		esac
+	done
+}
+
+# synthetic_data USERS COURSES NNZ SEED: prints the cached data folder,
+# generating it first when needed.
+synthetic_data() {
+	local name="synthetic-$1-$2-$3-$4" dir
+	dir=$BENCH_CACHE/$name
+	if [[ ! -s "$dir/train.tsv" || ! -s "$dir/test.tsv" ]]; then
+		pgc_say "Generating $name (recbench.py --synthetic $*; kept in $dir)" >&2
+		rm -rf "$dir.tmp"
+		"$PYTHON" "$RECBENCH" --synthetic "$@" --models '' --write-data "$dir.tmp" >&2
+		rm -rf "$dir"
+		mv "$dir.tmp" "$dir"
+	fi
+	echo "$dir"
+}
+
+# ---------------------------------------------------------------------------
+# 1. Quality on MovieLens 100K
+
+bench_quality() {
+	local data=$KPRECO_DATA/ml-100k db=kpreco_quality solver model opts tag row
+	[[ -s "$data/train.tsv" && -s "$data/test.tsv" ]] ||
+		pgc_die "no ml-100k data in $data (set KPRECO_DATA)"
+	pgc_say "Quality: ml-100k"
+	new_database "$db"
+	load_tsv "$db" ml100k_train "$data/train.tsv"
+	load_tsv "$db" ml100k_test "$data/test.tsv"
+	for solver in cg cholesky; do
+		if [[ $solver == cg ]]; then
+			model=ml100k opts=$ALS_OPTS
+		else
+			model=ml100k_cholesky opts=${ALS_OPTS%\}}',"solver":"cholesky"}'
+		fi
+		tag=quality-$solver
+		echo "  solver $solver: kpreco.train('$model', 'ml100k_train', '$opts')"
+		train_model "$db" "$model" ml100k_train "$opts" "$tag"
+		IFS=$'\t' read -r -a row <"$RUN_DIR/$tag.train.tsv"
+		record "$tag" train_statement_seconds "${row[1]}" s
+		record "$tag" train_seconds_stored "${row[2]}" s
+		record "$tag" n_users "${row[3]}" ""
+		record "$tag" n_courses "${row[4]}" ""
+		record "$tag" n_interactions "${row[5]}" ""
+		local t0=$EPOCHREALTIME
+		export_recs "$db" "$model" ml100k_test "$RUN_DIR/$tag.recs.tsv"
+		record "$tag" export_recs_seconds "$(calc "$EPOCHREALTIME - $t0")" s
+		score "$data" "$RUN_DIR/$tag.recs.tsv" "kpreco-$solver" "$RUN_DIR/$tag.score.json"
+		record_scores "$tag" "$RUN_DIR/$tag.score.json" 0.174 0.151
+	done
+}
+
+# ---------------------------------------------------------------------------
+# 2. Training at scale: synthetic 100000 users x 20000 courses, 3,960,902 rows
+
+bench_training() {
+	local data db=kpreco_training tag=training-cg row rows t0
+	data=$(synthetic_data 100000 20000 5000000 1)
+	pgc_say "Training: $data"
+	new_database "$db"
+	t0=$EPOCHREALTIME
+	load_tsv "$db" synth_train "$data/train.tsv"
+	load_tsv "$db" synth_test "$data/test.tsv"
+	record "$tag" load_seconds "$(calc "$EPOCHREALTIME - $t0")" s
+	rows=$(bval -d "$db" -c 'SELECT count(*) FROM synth_train')
+	record "$tag" train_rows "$rows" ""
+	echo "  kpreco.train('synth', 'synth_train', '$ALS_OPTS'), kpreco.blas_threads = 1"
+	train_model "$db" synth synth_train "$ALS_OPTS" "$tag"
+	IFS=$'\t' read -r -a row <"$RUN_DIR/$tag.train.tsv"
+	record "$tag" train_statement_seconds "${row[1]}" s le 25
+	record "$tag" train_seconds_stored "${row[2]}" s
+	record "$tag" n_users "${row[3]}" ""
+	record "$tag" n_courses "${row[4]}" ""
+	record "$tag" n_interactions "${row[5]}" ""
+	record "$tag" model_bytes "${row[6]}" B
+
+	# Peak memory of the training backend.
+	local hwm0=${row[7]} hwm1=${row[8]} interaction_bytes factor_bytes bound peak
+	interaction_bytes=$((rows * 20))
+	factor_bytes=$(((row[3] + row[4]) * 64 * 4))
+	bound=$(calc "1.5 * ($interaction_bytes + $factor_bytes) / 1048576")
+	peak=$(calc "($hwm1 - $hwm0) / 1024")
+	record "$tag" vmhwm_after_connect "$(calc "$hwm0 / 1024")" MiB
+	record "$tag" vmhwm_after_train "$(calc "$hwm1 / 1024")" MiB
+	record "$tag" interaction_bytes "$(calc "$interaction_bytes / 1048576")" MiB
+	record "$tag" factor_bytes "$(calc "$factor_bytes / 1048576")" MiB
+	record "$tag" peak_memory_increase "$peak" MiB le "$bound"
+	record "$tag" peak_over_data_ratio "$(calc "($hwm1 - $hwm0) * 1024 / ($interaction_bytes + $factor_bytes)")" "" le 1.5
+
+	t0=$EPOCHREALTIME
+	export_recs "$db" synth synth_test "$RUN_DIR/$tag.recs.tsv"
+	record "$tag" export_recs_seconds "$(calc "$EPOCHREALTIME - $t0")" s
+	score "$data" "$RUN_DIR/$tag.recs.tsv" kpreco-cg "$RUN_DIR/$tag.score.json"
+	record_scores "$tag" "$RUN_DIR/$tag.score.json" 0.213
+}
+
+# ---------------------------------------------------------------------------
+# 3. Serving
+
+# serving_model DB DATADIR MAX_COURSES TAG: loads a synthetic train set with
+# user ids renumbered 1..N and course ids 1..C (only the MAX_COURSES most
+# frequent courses kept) and trains a model on it; sets SERVE_N and SERVE_C.
+serving_model() {
+	local db=$1 data=$2 max_courses=$3 tag=$4 row
+	new_database "$db"
+	load_tsv "$db" raw_train "$data/train.tsv"
+	bpsql -d "$db" -v max_courses="$max_courses" <<'SQL'
+CREATE TABLE serve_train AS
+WITH kept_courses AS (
+	SELECT course_id FROM raw_train GROUP BY course_id
+	ORDER BY count(*) DESC, course_id LIMIT :max_courses
+)
+SELECT dense_rank() OVER (ORDER BY r.user_id)::bigint AS user_id,
+       dense_rank() OVER (ORDER BY r.course_id)::bigint AS course_id
+FROM raw_train r JOIN kept_courses USING (course_id);
+VACUUM (FREEZE, ANALYZE) serve_train;
+SQL
+	train_model "$db" serve serve_train "$ALS_OPTS" "$tag"
+	IFS=$'\t' read -r -a row <"$RUN_DIR/$tag.train.tsv"
+	record "$tag" train_rows "${row[5]}" ""
+	record "$tag" n_users "${row[3]}" ""
+	record "$tag" n_courses "${row[4]}" ""
+	record "$tag" train_statement_seconds "${row[1]}" s
+	record "$tag" model_bytes "${row[6]}" B
+	SERVE_N=${row[3]} SERVE_C=${row[4]}
+}
+
+# first_calls DB TAG SQL: timings (client side, ms) of three calls of SQL in a
+# fresh session: the first loads the library and the model.
+first_calls() {
+	local db=$1 tag=$2 sql=$3 times t1 t2 t3
+	times=$(printf '\\timing on\n%s\n%s\n%s\n' "$sql" "$sql" "$sql" |
+		psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" 2>&1 |
+		sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+	# shellcheck disable=SC2086
+	read -r t1 t2 t3 <<<"$(printf '%s ' $times)"
+	record "$tag" first_call_ms "$t1" ms
+	record "$tag" second_call_ms "$t2" ms
+	record "$tag" third_call_ms "$t3" ms
+}
+
+# run_pgbench DB TAG SCRIPT: warm-up, then the measured run; sets TPS, LAT.
+run_pgbench() {
+	local db=$1 tag=$2 script=$3 out=$RUN_DIR/$2.pgbench.txt
+	"$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T "$PGBENCH_WARMUP" -f "$script" "$db" \
+		>"$out.warmup" 2>&1 || { cat "$out.warmup" >&2; pgc_die "pgbench warm-up failed ($tag)"; }
+	"$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T "$PGBENCH_SECONDS" -f "$script" "$db" \
+		>"$out" 2>&1 || { cat "$out" >&2; pgc_die "pgbench failed ($tag)"; }
+	TPS=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out")
+	LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$out")
+	local n failed
+	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")
+	[[ -n "$TPS" && -n "$LAT" && "${n:-0}" -gt 0 && "${failed:-0}" == 0 ]] ||
+		{ cat "$out" >&2; pgc_die "pgbench output not understood ($tag)"; }
+	record "$tag" transactions "$n" ""
+}
+
+bench_serving() {
+	local data10 data100 nc db10=kpreco_serve10k db100=kpreco_serve100k
+	local n10 c10 n100 c100 tps_s1a tps_s1b tps_s1
+	data10=$(synthetic_data 50000 10000 1500000 2)
+	data100=$(synthetic_data 100000 120000 4000000 3)
+	pgc_say "Serving: 10,000-course model from $data10"
+	serving_model "$db10" "$data10" 10000 serve10k-train
+	n10=$SERVE_N c10=$SERVE_C
+	pgc_say "Serving: 100,000-course model from $data100"
+	serving_model "$db100" "$data100" 100000 serve100k-train
+	n100=$SERVE_N c100=$SERVE_C
+
+	printf 'SELECT 1;\n' >"$RUN_DIR/select1.pgbench"
+	for nc in "10 $n10 $c10" "100 $n100 $c100"; do
+		# shellcheck disable=SC2086
+		set -- $nc
+		printf '\\set u random(1, %s)\nSELECT * FROM kpreco.recommend(:u, 10);\n' "$2" >"$RUN_DIR/recommend$1k.pgbench"
+		printf '\\set c random(1, %s)\nSELECT * FROM kpreco.similar_courses(:c, 10);\n' "$3" >"$RUN_DIR/similar$1k.pgbench"
+	done
+
+	pgc_say "Serving: first calls in fresh sessions"
+	first_calls "$db10" serve10k-recommend "SELECT count(*) FROM kpreco.recommend(1, 10);"
+	first_calls "$db10" serve10k-similar "SELECT count(*) FROM kpreco.similar_courses(1, 10);"
+	first_calls "$db100" serve100k-recommend "SELECT count(*) FROM kpreco.recommend(1, 10);"
+	first_calls "$db100" serve100k-similar "SELECT count(*) FROM kpreco.similar_courses(1, 10);"
+
+	pgc_say "Serving: pgbench -n -M prepared -c 1 -T $PGBENCH_SECONDS (after a ${PGBENCH_WARMUP} s warm-up each)"
+	run_pgbench "$db10" select1-a "$RUN_DIR/select1.pgbench"
+	tps_s1a=$TPS
+	record select1-a tps "$TPS" tx/s
+	record select1-a latency_mean "$LAT" ms
+
+	local what db
+	for what in recommend10k similar10k recommend100k similar100k; do
+		case $what in
+		*10k) db=$db10 ;;
+		*100k) db=$db100 ;;
+		esac
+		run_pgbench "$db" "$what" "$RUN_DIR/$what.pgbench"
+		eval "tps_$what=\$TPS lat_$what=\$LAT"
+	done
+
+	run_pgbench "$db10" select1-b "$RUN_DIR/select1.pgbench"
+	tps_s1b=$TPS
+	record select1-b tps "$TPS" tx/s
+	record select1-b latency_mean "$LAT" ms
+	tps_s1=$(calc "($tps_s1a + $tps_s1b) / 2")
+	record select1 tps_mean_of_two_runs "$tps_s1" tx/s
+
+	# shellcheck disable=SC2154
+	{
+		record recommend10k tps "$tps_recommend10k" tx/s
+		record recommend10k latency_mean "$lat_recommend10k" ms
+		record recommend10k tps_ratio_to_select1 "$(calc "$tps_recommend10k / $tps_s1")" "" ge 0.25
+		record similar10k tps "$tps_similar10k" tx/s
+		record similar10k latency_mean "$lat_similar10k" ms
+		record similar10k tps_ratio_to_select1 "$(calc "$tps_similar10k / $tps_s1")" "" ge 0.25
+		record recommend100k tps "$tps_recommend100k" tx/s
+		record recommend100k latency_mean "$lat_recommend100k" ms le 2
+		record recommend100k tps_ratio_to_select1 "$(calc "$tps_recommend100k / $tps_s1")" ""
+		record similar100k tps "$tps_similar100k" tx/s
+		record similar100k latency_mean "$lat_similar100k" ms
+		record similar100k tps_ratio_to_select1 "$(calc "$tps_similar100k / $tps_s1")" ""
+	}
+}
+
+# ---------------------------------------------------------------------------
+# The machine
+
+record_environment() {
+	local so blas pkg
+	record env date_utc "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ""
+	record env cpu_model "$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)" ""
+	record env cpus "$(nproc)" ""
+	record env memory_gib "$(awk '/^MemTotal:/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)" GiB
+	record env os "$(. /etc/os-release && echo "$PRETTY_NAME")" ""
+	record env postgresql "$(bval -c 'SHOW server_version')" ""
+	so=$("$PG_CONFIG" --pkglibdir)/kpreco.so
+	blas=$(ldd "$so" | awk '/blas/ {print $3; exit}')
+	blas=$(readlink -f "$blas" 2>/dev/null || echo "$blas")
+	pkg=$(dpkg -S "$blas" 2>/dev/null | cut -d: -f1 | head -n 1 || true)
+	record env blas_library "$blas" ""
+	if [[ -n "$pkg" ]]; then
+		record env blas_package "$pkg $(dpkg-query -W -f='${Version}' "$pkg")" ""
+	fi
+	record env kpreco_commit "$(git -C "$ROOT_DIR" describe --always --dirty 2>/dev/null || echo unknown)" ""
+	record env command "bash bench/run.sh $WHAT" ""
+}
+
+write_summary() {
+	"$PYTHON" "$BENCH_DIR/summary.py" "$RESULTS" >"$SUMMARY"
+	cp "$RESULTS" "$RESULTS_DIR/results-latest.tsv"
+	cp "$SUMMARY" "$RESULTS_DIR/summary-latest.md"
+}
+
+main() {
+	pgc_ensure_packages "build-essential pkg-config libopenblas-dev postgresql-$(pgc_pg_major)" \
+		"postgresql-server-dev-$(pgc_pg_major) python3-numpy python3-scipy"
+	pgc_setup_pg_config
+	[[ -f "$RECBENCH" ]] || pgc_die "recbench.py not found at $RECBENCH (set RECBENCH)"
+	if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+		pgc_build_install "$RUN_DIR/build.log" || pgc_die "build failed"
+	fi
+	pgc_start --database kpreco_bench
+	# Keep the server log with the results (runs before the cluster is removed).
+	# shellcheck disable=SC2016
+	pgc_at_exit 'cp "$(pgc_log_file)" "$RUN_DIR/postgresql.log" 2>/dev/null'
+	pgc_say "Results: $RESULTS"
+	record_environment
+	local section
+	case $WHAT in
+	all) set -- quality training serving ;;
+	*) set -- "$WHAT" ;;
+	esac
+	for section; do
+		# Other work on the machine skews timings: note how busy it was.
+		record env "loadavg_before_$section" "$(cut -d' ' -f1-3 /proc/loadavg)" ""
+		"bench_$section"
+	done
+	write_summary
+	pgc_say "Summary ($SUMMARY)"
+	cat "$SUMMARY"
+}
+
+main
