@@ -49,3 +49,15 @@ test/unit/bin/%: test/unit/%.c test/unit/unit.h $(CORE_SRCS) $(HEADERS)
 .PHONY: unit
 unit: $(UNIT_BINS)
 	prove -f $(UNIT_BINS)
+
+# Standalone trainer/recommender over TSV files, for benchmarks: core only.
+CLI_SRCS = src/core/core.c src/core/sparse.c src/core/idmap.c src/core/ials.c \
+	src/core/topk.c
+EXTRA_CLEAN += bench/kpreco_cli
+
+.PHONY: cli
+cli: bench/kpreco_cli
+
+bench/kpreco_cli: bench/kpreco_cli.c $(CLI_SRCS) $(HEADERS)
+	$(UNIT_CC) -std=gnu99 -O3 $(OPTFLAGS) -Wall -Wextra -Iinclude $(BLAS_CFLAGS) \
+		-o $@ bench/kpreco_cli.c $(CLI_SRCS) $(BLAS_LIBS) -lm

@@ -1,0 +1,312 @@
+/*
+ * kpreco_cli.c -- trains kpreco's iALS core on a TSV file and writes top-10
+ * recommendations, to measure quality and speed without a server.
+ *
+ *   kpreco_cli TRAIN.tsv --out RECS.tsv [--factors N] [--iterations N]
+ *       [--regularization X] [--alpha X] [--solver cg|cholesky] [--cg-steps N]
+ *       [--seed N] [--threads N] [--use-values]
+ *
+ * TRAIN.tsv: user_id <TAB> item_id <TAB> value [<TAB> ts], no header.  Every
+ * distinct (user, item) pair gets weight 1 unless --use-values (then values
+ * of duplicate pairs are summed).  RECS.tsv: user_id <TAB> item_id <TAB> rank
+ * for every training user, excluding items the user has trained on.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "kp_core.h"
+#include "kp_ials.h"
+#include "kp_idmap.h"
+#include "kp_sparse.h"
+#include "kp_topk.h"
+
+#define TOP_N 10
+
+typedef struct triples
+{
+	int64_t    *users;
+	int64_t    *items;
+	float	   *values;
+	int64_t		count;
+	int64_t		capacity;
+} triples;
+
+static void
+die(const char *what, const char *detail)
+{
+	fprintf(stderr, "kpreco_cli: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
+	exit(1);
+}
+
+static void
+check(kp_status status, const char *what)
+{
+	if (status != KP_OK)
+		die(what, kp_status_message(status));
+}
+
+static void *
+xrealloc(void *ptr, size_t size)
+{
+	void	   *p = realloc(ptr, size);
+
+	if (!p)
+		die("out of memory", NULL);
+	return p;
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void
+read_tsv(const char *path, triples *t)
+{
+	FILE	   *in = fopen(path, "r");
+	char	   *line = NULL;
+	size_t		line_size = 0;
+	int64_t		line_no = 0;
+
+	if (!in)
+		die("cannot open", path);
+	memset(t, 0, sizeof(*t));
+	while (getline(&line, &line_size, in) > 0)
+	{
+		char	   *field = line;
+		char	   *end;
+		long long	user;
+		long long	item;
+		double		value;
+
+		line_no++;
+		if (line[0] == '\n')
+			continue;
+		user = strtoll(field, &end, 10);
+		if (end == field || *end != '\t')
+			die("malformed user id in", path);
+		field = end + 1;
+		item = strtoll(field, &end, 10);
+		if (end == field || (*end != '\t' && *end != '\n' && *end != '\0'))
+			die("malformed item id in", path);
+		value = 1.0;
+		if (*end == '\t')
+		{
+			field = end + 1;
+			value = strtod(field, &end);
+			if (end == field)
+				die("malformed value in", path);
+		}
+		if (t->count == t->capacity)
+		{
+			t->capacity = t->capacity ? 2 * t->capacity : 1 << 16;
+			t->users = xrealloc(t->users, t->capacity * sizeof(int64_t));
+			t->items = xrealloc(t->items, t->capacity * sizeof(int64_t));
+			t->values = xrealloc(t->values, t->capacity * sizeof(float));
+		}
+		t->users[t->count] = user;
+		t->items[t->count] = item;
+		t->values[t->count] = (float) value;
+		t->count++;
+	}
+	free(line);
+	fclose(in);
+	if (line_no == 0)
+		die("empty training file", path);
+}
+
+/* Maps ids to dense indices numbered in ascending id order. */
+static void
+map_ids(kp_idmap *map, const int64_t *ids, int64_t n, int32_t *indices)
+{
+	int32_t    *remap;
+	int64_t		k;
+
+	check(kp_idmap_init(map, &kp_malloc_allocator, 1024), "idmap");
+	for (k = 0; k < n; k++)
+		check(kp_idmap_insert(map, ids[k], &indices[k]), "idmap insert");
+	remap = xrealloc(NULL, (size_t) map->count * sizeof(int32_t) + 1);
+	check(kp_idmap_sort(map, remap), "idmap sort");
+	for (k = 0; k < n; k++)
+		indices[k] = remap[indices[k]];
+	free(remap);
+}
+
+static const char *
+option_value(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc)
+		die("missing value for", argv[*i]);
+	return argv[++*i];
+}
+
+static void
+write_recommendations(const char *path, const kp_csr *user_items,
+					  const kp_idmap *users, const kp_idmap *items,
+					  const float *user_factors, const float *item_factors,
+					  int32_t f)
+{
+	FILE	   *out = fopen(path, "w");
+	float	   *scores = xrealloc(NULL, (size_t) user_items->n_cols * sizeof(float) + 1);
+	int32_t		best[TOP_N];
+	float		best_score[TOP_N];
+	int32_t		u;
+
+	if (!out)
+		die("cannot write", path);
+	for (u = 0; u < user_items->n_rows; u++)
+	{
+		int64_t		k;
+		int32_t		n_best;
+		int32_t		rank;
+
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, user_items->n_cols, f, 1.0f,
+					item_factors, f, user_factors + (size_t) u * f, 1,
+					0.0f, scores, 1);
+		for (k = user_items->indptr[u]; k < user_items->indptr[u + 1]; k++)
+			scores[user_items->indices[k]] = -INFINITY;
+		n_best = kp_topk(scores, user_items->n_cols, TOP_N, best, best_score);
+		for (rank = 0; rank < n_best; rank++)
+			fprintf(out, "%lld\t%lld\t%d\n", (long long) users->ids[u],
+					(long long) items->ids[best[rank]], rank + 1);
+	}
+	free(scores);
+	if (fclose(out) != 0)
+		die("cannot write", path);
+}
+
+int
+main(int argc, char **argv)
+{
+	kp_ials_params params;
+	const char *train_path = NULL;
+	const char *out_path = NULL;
+	int			threads = 1;
+	int			use_values = 0;
+	const char *problem;
+	triples		t;
+	kp_idmap	users;
+	kp_idmap	items;
+	int32_t    *rows;
+	int32_t    *cols;
+	kp_csr		user_items;
+	kp_csr		item_users;
+	float	   *user_factors;
+	float	   *item_factors;
+	double		start;
+	double		fit_seconds;
+	int64_t		k;
+	int			i;
+
+	kp_ials_default_params(&params);
+	for (i = 1; i < argc; i++)
+	{
+		const char *arg = argv[i];
+
+		if (strcmp(arg, "--factors") == 0)
+			params.factors = atoi(option_value(argc, argv, &i));
+		else if (strcmp(arg, "--iterations") == 0)
+			params.iterations = atoi(option_value(argc, argv, &i));
+		else if (strcmp(arg, "--regularization") == 0)
+			params.regularization = strtof(option_value(argc, argv, &i), NULL);
+		else if (strcmp(arg, "--alpha") == 0)
+			params.alpha = strtof(option_value(argc, argv, &i), NULL);
+		else if (strcmp(arg, "--cg-steps") == 0)
+			params.cg_steps = atoi(option_value(argc, argv, &i));
+		else if (strcmp(arg, "--seed") == 0)
+			params.seed = strtoull(option_value(argc, argv, &i), NULL, 10);
+		else if (strcmp(arg, "--threads") == 0)
+			threads = atoi(option_value(argc, argv, &i));
+		else if (strcmp(arg, "--out") == 0)
+			out_path = option_value(argc, argv, &i);
+		else if (strcmp(arg, "--use-values") == 0)
+			use_values = 1;
+		else if (strcmp(arg, "--solver") == 0)
+		{
+			const char *solver = option_value(argc, argv, &i);
+
+			if (strcmp(solver, "cg") == 0)
+				params.solver = KP_SOLVER_CG;
+			else if (strcmp(solver, "cholesky") == 0)
+				params.solver = KP_SOLVER_CHOLESKY;
+			else
+				die("solver must be cg or cholesky", NULL);
+		}
+		else if (arg[0] == '-' || train_path)
+			die("unexpected argument", arg);
+		else
+			train_path = arg;
+	}
+	if (!train_path || !out_path)
+		die("usage: kpreco_cli TRAIN.tsv --out RECS.tsv [options]", NULL);
+	problem = kp_ials_check_params(&params);
+	if (problem)
+		die(problem, NULL);
+	if (threads < 1)
+		die("threads must be at least 1", NULL);
+	openblas_set_num_threads(threads);
+
+	read_tsv(train_path, &t);
+	rows = xrealloc(NULL, (size_t) t.count * sizeof(int32_t));
+	cols = xrealloc(NULL, (size_t) t.count * sizeof(int32_t));
+	map_ids(&users, t.users, t.count, rows);
+	map_ids(&items, t.items, t.count, cols);
+	if (!use_values)
+	{
+		for (k = 0; k < t.count; k++)
+			t.values[k] = 1.0f;
+	}
+	check(kp_csr_from_coo(&kp_malloc_allocator, users.count, items.count, t.count,
+						  rows, cols, t.values, &user_items), "building the matrix");
+	if (!use_values)
+	{
+		/* duplicates were summed: binarise again */
+		for (k = 0; k < user_items.nnz; k++)
+			user_items.values[k] = 1.0f;
+	}
+	free(rows);
+	free(cols);
+	fprintf(stderr, "%d users, %d items, %lld interactions\n",
+			user_items.n_rows, user_items.n_cols, (long long) user_items.nnz);
+
+	user_factors = xrealloc(NULL, (size_t) users.count * params.factors * sizeof(float) + 1);
+	item_factors = xrealloc(NULL, (size_t) items.count * params.factors * sizeof(float) + 1);
+
+	start = now_seconds();
+	check(kp_csr_transpose(&kp_malloc_allocator, &user_items, &item_users), "transpose");
+	check(kp_ials_train(&kp_malloc_allocator, &user_items, &item_users, &params,
+						user_factors, item_factors, NULL, NULL, NULL, NULL),
+		  "training");
+	fit_seconds = now_seconds() - start;
+	fprintf(stderr, "fit %.3f s (%d factors, %d iterations, %s, %d thread%s)\n",
+			fit_seconds, params.factors, params.iterations,
+			params.solver == KP_SOLVER_CG ? "cg" : "cholesky",
+			threads, threads == 1 ? "" : "s");
+
+	start = now_seconds();
+	write_recommendations(out_path, &user_items, &users, &items,
+						  user_factors, item_factors, params.factors);
+	fprintf(stderr, "recommend %.3f s\n", now_seconds() - start);
+
+	kp_csr_free(&kp_malloc_allocator, &user_items);
+	kp_csr_free(&kp_malloc_allocator, &item_users);
+	kp_idmap_free(&users);
+	kp_idmap_free(&items);
+	free(user_factors);
+	free(item_factors);
+	free(t.users);
+	free(t.items);
+	free(t.values);
+	return 0;
+}
