@@ -21,7 +21,8 @@
 
 #define KPRECO_SCHEMA "kpreco"
 #define KPRECO_MAX_MODEL_NAME 200	/* bytes */
-#define KPRECO_MAX_K 1000000
+#define KPRECO_MAX_REGULARIZATION 1e6
+#define KPRECO_MAX_ALPHA 1e6
 
 /* Settings (kpreco.c). */
 extern char *kpreco_default_model;

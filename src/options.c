@@ -42,21 +42,40 @@ number_value(const char *key, JsonbValue *value)
 											  NumericGetDatum(value->val.numeric)));
 }
 
+/* A number in [0, max]: larger values overflow float32 in the solvers. */
+static double
+bounded_number(const char *key, JsonbValue *value, double max)
+{
+	double		number = number_value(key, value);
+
+	if (!(number >= 0 && number <= max))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must be between 0 and %g", key, max)));
+	return number;
+}
+
+/* Compared as numeric: a double would silently round seeds above 2^53. */
 static int64
 integer_value(const char *key, JsonbValue *value, int64 min, int64 max)
 {
-	double		number;
+	Datum		number;
 
 	if (value->type != jbvNumeric)
 		wrong_type(key, "an integer");
-	number = number_value(key, value);
-	if (!isfinite(number) || floor(number) != number)
+	number = NumericGetDatum(value->val.numeric);
+	if (numeric_is_nan(value->val.numeric) ||
+		!DatumGetBool(DirectFunctionCall2(numeric_eq, number,
+										  DirectFunctionCall2(numeric_trunc, number, Int32GetDatum(0)))))
 		wrong_type(key, "an integer");
-	if (number < (double) min || number > (double) max)
+	if (DatumGetBool(DirectFunctionCall2(numeric_lt, number,
+										 DirectFunctionCall1(int8_numeric, Int64GetDatum(min)))) ||
+		DatumGetBool(DirectFunctionCall2(numeric_gt, number,
+										 DirectFunctionCall1(int8_numeric, Int64GetDatum(max)))))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must be between " INT64_FORMAT " and " INT64_FORMAT, key, min, max)));
-	return (int64) number;
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, number));
 }
 
 static char *
@@ -92,9 +111,9 @@ set_option(KpTrainOptions *out, const char *key, JsonbValue *value)
 	else if (strcmp(key, "seed") == 0)
 		ials->seed = (uint64) integer_value(key, value, 0, PG_INT64_MAX);
 	else if (strcmp(key, "regularization") == 0)
-		ials->regularization = (float) number_value(key, value);
+		ials->regularization = (float) bounded_number(key, value, KPRECO_MAX_REGULARIZATION);
 	else if (strcmp(key, "alpha") == 0)
-		ials->alpha = (float) number_value(key, value);
+		ials->alpha = (float) bounded_number(key, value, KPRECO_MAX_ALPHA);
 	else if (strcmp(key, "solver") == 0)
 	{
 		char	   *name = string_value(key, value);
@@ -155,11 +174,13 @@ kpreco_parse_options(Jsonb *options, KpTrainOptions *out)
 			set_option(out, key, &value);
 	}
 
+	/* The core's message starts with the option's name: quote it like ours. */
 	problem = kp_ials_check_params(&out->ials);
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option %s", problem)));
+				 errmsg("option \"%.*s\"%s", (int) strcspn(problem, " "), problem,
+						problem + strcspn(problem, " "))));
 }
 
 /* The effective options, every key spelled out, as stored in the model. */

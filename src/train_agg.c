@@ -180,7 +180,9 @@ report_bad_rows(const BadRow *bad, const char *what)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_EXCEPTION),
-			 errmsg(INT64_FORMAT " interaction rows have %s weight", bad->count, what),
+			 errmsg_plural(INT64_FORMAT " interaction row has %s weight",
+						   INT64_FORMAT " interaction rows have %s weight",
+						   bad->count, bad->count, what),
 			 errdetail("The first is row " INT64_FORMAT " (user_id " INT64_FORMAT ", course_id " INT64_FORMAT ").",
 					   bad->row_number, bad->user_id, bad->course_id),
 			 errhint("Weights must be finite and >= 0; filter or fix these rows in the source.")));
