@@ -51,7 +51,7 @@ bounded_number(const char *key, JsonbValue *value, double max)
 	if (!(number >= 0 && number <= max))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be between 0 and %g", key, max)));
+				 errmsg("option \"%s\" must be between 0 and %.0f", key, max)));
 	return number;
 }
 
