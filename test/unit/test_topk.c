@@ -1,0 +1,143 @@
+/*
+ * test_topk.c -- heap selection against a full sort.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "kp_topk.h"
+#include "unit.h"
+
+static uint64_t rng_state = 4242;
+
+static uint64_t
+rng_next(void)
+{
+	uint64_t	z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static const float *sort_scores;
+
+/* Best first: higher score, then lower index. */
+static int
+cmp_rank(const void *a, const void *b)
+{
+	int32_t		x = *(const int32_t *) a;
+	int32_t		y = *(const int32_t *) b;
+
+	if (sort_scores[x] != sort_scores[y])
+		return sort_scores[x] > sort_scores[y] ? -1 : 1;
+	return (x > y) - (x < y);
+}
+
+/* kp_topk agrees with sorting every selectable entry. */
+static int
+matches_full_sort(const float *scores, int32_t n, int32_t k)
+{
+	int32_t    *all = malloc(((size_t) n + 1) * sizeof(int32_t));
+	int32_t    *got = malloc(((size_t) k + 1) * sizeof(int32_t));
+	float	   *got_score = malloc(((size_t) k + 1) * sizeof(float));
+	int32_t		selectable = 0;
+	int32_t		expected;
+	int32_t		written;
+	int32_t		i;
+	int			ok;
+
+	for (i = 0; i < n; i++)
+		if (!isnan(scores[i]) && scores[i] != -INFINITY)
+			all[selectable++] = i;
+	sort_scores = scores;
+	qsort(all, (size_t) selectable, sizeof(int32_t), cmp_rank);
+	expected = selectable < k ? selectable : k;
+
+	written = kp_topk(scores, n, k, got, got_score);
+	ok = written == expected;
+	for (i = 0; ok && i < written; i++)
+		ok = got[i] == all[i] && got_score[i] == scores[all[i]];
+	free(all);
+	free(got);
+	free(got_score);
+	return ok;
+}
+
+/* Scores from a small set of values (many ties) plus NaN, -inf and +inf. */
+static void
+fill_scores(float *scores, int32_t n, int distinct)
+{
+	int32_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		uint64_t	r = rng_next();
+
+		switch (r % 16)
+		{
+			case 0:
+				scores[i] = NAN;
+				break;
+			case 1:
+				scores[i] = -INFINITY;
+				break;
+			case 2:
+				scores[i] = r % 64 == 2 ? INFINITY : -1e30f;
+				break;
+			default:
+				scores[i] = (float) ((r >> 8) % (uint64_t) distinct) - distinct / 2.0f;
+		}
+	}
+}
+
+int
+main(void)
+{
+	int32_t		sizes[] = {1, 2, 7, 100, 1000, 20000};
+	int32_t		ks[] = {1, 3, 10, 64};
+	int			distincts[] = {2, 50, 1000000};
+	float	   *scores = malloc(20000 * sizeof(float));
+	int32_t		index[16];
+	float		value[16];
+	int			ok = 1;
+	size_t		s;
+	size_t		j;
+	size_t		d;
+	int			trial;
+
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
+		for (d = 0; d < sizeof(distincts) / sizeof(distincts[0]); d++)
+			for (trial = 0; trial < 3; trial++)
+			{
+				fill_scores(scores, sizes[s], distincts[d]);
+				for (j = 0; j < sizeof(ks) / sizeof(ks[0]); j++)
+					ok &= matches_full_sort(scores, sizes[s], ks[j]);
+				ok &= matches_full_sort(scores, sizes[s], sizes[s]);
+				ok &= matches_full_sort(scores, sizes[s], sizes[s] + 5);
+			}
+	unit_ok(ok, "random scores with ties, NaN and +/-inf match a full sort for every k");
+
+	/* ascending scores: every entry replaces the root, the slow path */
+	for (trial = 0; trial < 20000; trial++)
+		scores[trial] = (float) trial;
+	unit_ok(matches_full_sort(scores, 20000, 10), "ascending input");
+	for (trial = 0; trial < 20000; trial++)
+		scores[trial] = 1.0f;
+	unit_ok(matches_full_sort(scores, 20000, 10) &&
+			kp_topk(scores, 20000, 3, index, value) == 3 &&
+			index[0] == 0 && index[1] == 1 && index[2] == 2,
+			"all ties: the lowest indices win, in index order");
+
+	unit_ok(kp_topk(scores, 100, 0, index, value) == 0, "k = 0 selects nothing");
+	unit_ok(kp_topk(scores, 0, 5, index, value) == 0, "n = 0 selects nothing");
+	scores[0] = NAN;
+	scores[1] = -INFINITY;
+	scores[2] = NAN;
+	unit_ok(kp_topk(scores, 3, 5, index, value) == 0, "only NaN and -inf: nothing selectable");
+	scores[1] = -3.0f;
+	unit_ok(kp_topk(scores, 3, 5, index, value) == 1 && index[0] == 1 && value[0] == -3.0f,
+			"k > n returns just the selectable entries");
+
+	free(scores);
+	return unit_done();
+}
