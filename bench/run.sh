@@ -20,8 +20,10 @@
 #                    (default: ../shared/bench/recbench.py from the repo root)
 #   BENCH_CACHE      where generated synthetic data sets are kept between runs
 #                    (default: bench/results/data)
-#   PGBENCH_SECONDS  length of each measured pgbench run (default 20)
-#   PGBENCH_WARMUP   length of the warm-up run before each one (default 3)
+#   PGBENCH_SECONDS  length of each measured pgbench run, seconds (default 20)
+#   PGBENCH_WARMUP   length of the warm-up run before the first round (default 3)
+#   PGBENCH_ROUNDS   rounds of SELECT 1 and the serving queries; figures are the
+#                    median over rounds (default 3)
 #   SKIP_BUILD=1     do not run make && make install
 #   PGC_PORT_BASE    first port probed for the cluster (default 55600)
 #   KEEP_CLUSTER=1   leave the cluster running at exit
@@ -39,6 +41,7 @@ RECBENCH=${RECBENCH:-$ROOT_DIR/../shared/bench/recbench.py}
 BENCH_CACHE=${BENCH_CACHE:-$BENCH_DIR/results/data}
 PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}
 PGBENCH_WARMUP=${PGBENCH_WARMUP:-3}
+PGBENCH_ROUNDS=${PGBENCH_ROUNDS:-3}
 PYTHON=/usr/bin/python3
 
 # ALS settings of the reference figures (shared/bench/README.md).
@@ -79,6 +82,12 @@ record() {
 	fi
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$section" "$metric" "$value" "$unit" "$shown" "$status" >>"$RESULTS"
 	printf '    %-34s %14s %-8s %s\n' "$metric" "$value" "$unit" "${shown:+target $shown: $status}"
+}
+
+# median NUMBER...: the median, with 4 decimals.
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END {
+		printf "%.4f", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
 # calc EXPR: evaluate an awk arithmetic expression, print it with 4 decimals.
@@ -318,26 +327,28 @@ first_calls() {
 	record "$tag" third_call_ms "$t3" ms
 }
 
-# run_pgbench DB TAG SCRIPT: warm-up, then the measured run; sets TPS, LAT.
+# run_pgbench DB TAG SCRIPT [WARMUP]: with WARMUP set, a warm-up run first;
+# then the measured run. Sets TPS and LAT (mean latency, ms).
 run_pgbench() {
-	local db=$1 tag=$2 script=$3 out=$RUN_DIR/$2.pgbench.txt
-	"$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T "$PGBENCH_WARMUP" -f "$script" "$db" \
-		>"$out.warmup" 2>&1 || { cat "$out.warmup" >&2; pgc_die "pgbench warm-up failed ($tag)"; }
+	local db=$1 tag=$2 script=$3 warmup=${4:-} out=$RUN_DIR/$2.pgbench.txt n failed
+	if [[ -n "$warmup" ]]; then
+		"$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T "$PGBENCH_WARMUP" -f "$script" "$db" \
+			>"$out.warmup" 2>&1 || { cat "$out.warmup" >&2; pgc_die "pgbench warm-up failed ($tag)"; }
+	fi
 	"$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T "$PGBENCH_SECONDS" -f "$script" "$db" \
 		>"$out" 2>&1 || { cat "$out" >&2; pgc_die "pgbench failed ($tag)"; }
 	TPS=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out")
 	LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$out")
-	local n failed
 	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
 	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")
 	[[ -n "$TPS" && -n "$LAT" && "${n:-0}" -gt 0 && "${failed:-0}" == 0 ]] ||
 		{ cat "$out" >&2; pgc_die "pgbench output not understood ($tag)"; }
-	record "$tag" transactions "$n" ""
+	TPS=$(calc "$TPS") LAT=$(calc "$LAT")
 }
 
 bench_serving() {
 	local data10 data100 nc db10=kpreco_serve10k db100=kpreco_serve100k
-	local n10 c10 n100 c100 tps_s1a tps_s1b tps_s1
+	local n10 c10 n100 c100 round what db
 	data10=$(synthetic_data 50000 10000 1500000 2)
 	data100=$(synthetic_data 100000 120000 4000000 3)
 	pgc_say "Serving: 10,000-course model from $data10"
@@ -361,44 +372,49 @@ bench_serving() {
 	first_calls "$db100" serve100k-recommend "SELECT count(*) FROM kpreco.recommend(1, 10);"
 	first_calls "$db100" serve100k-similar "SELECT count(*) FROM kpreco.similar_courses(1, 10);"
 
-	pgc_say "Serving: pgbench -n -M prepared -c 1 -T $PGBENCH_SECONDS (after a ${PGBENCH_WARMUP} s warm-up each)"
-	run_pgbench "$db10" select1-a "$RUN_DIR/select1.pgbench"
-	tps_s1a=$TPS
-	record select1-a tps "$TPS" tx/s
-	record select1-a latency_mean "$LAT" ms
-
-	local what db
-	for what in recommend10k similar10k recommend100k similar100k; do
-		case $what in
-		*10k) db=$db10 ;;
-		*100k) db=$db100 ;;
-		esac
-		run_pgbench "$db" "$what" "$RUN_DIR/$what.pgbench"
-		eval "tps_$what=\$TPS lat_$what=\$LAT"
+	# Rounds of SELECT 1 and the four queries, one after the other, so each
+	# query is compared with SELECT 1 measured moments before it.
+	pgc_say "Serving: pgbench -n -M prepared -c 1 -T $PGBENCH_SECONDS, $PGBENCH_ROUNDS round(s)"
+	local -A tps=() lat=() ratio=()
+	local warm s1_tps
+	for ((round = 1; round <= PGBENCH_ROUNDS; round++)); do
+		warm=""
+		((round == 1)) && warm=1
+		for what in select1 recommend10k similar10k recommend100k similar100k; do
+			case $what in
+			*100k) db=$db100 ;;
+			*) db=$db10 ;;
+			esac
+			run_pgbench "$db" "$what-round$round" "$RUN_DIR/$what.pgbench" "$warm"
+			[[ $what == select1 ]] && s1_tps=$TPS
+			record "$what" "tps_round$round" "$TPS" tx/s
+			record "$what" "latency_mean_round$round" "$LAT" ms
+			tps[$what]+=" $TPS"
+			lat[$what]+=" $LAT"
+			if [[ $what != select1 ]]; then
+				record "$what" "tps_ratio_to_select1_round$round" "$(calc "$TPS / $s1_tps")" ""
+				ratio[$what]+=" $(calc "$TPS / $s1_tps")"
+			fi
+		done
 	done
 
-	run_pgbench "$db10" select1-b "$RUN_DIR/select1.pgbench"
-	tps_s1b=$TPS
-	record select1-b tps "$TPS" tx/s
-	record select1-b latency_mean "$LAT" ms
-	tps_s1=$(calc "($tps_s1a + $tps_s1b) / 2")
-	record select1 tps_mean_of_two_runs "$tps_s1" tx/s
-
-	# shellcheck disable=SC2154
-	{
-		record recommend10k tps "$tps_recommend10k" tx/s
-		record recommend10k latency_mean "$lat_recommend10k" ms
-		record recommend10k tps_ratio_to_select1 "$(calc "$tps_recommend10k / $tps_s1")" "" ge 0.25
-		record similar10k tps "$tps_similar10k" tx/s
-		record similar10k latency_mean "$lat_similar10k" ms
-		record similar10k tps_ratio_to_select1 "$(calc "$tps_similar10k / $tps_s1")" "" ge 0.25
-		record recommend100k tps "$tps_recommend100k" tx/s
-		record recommend100k latency_mean "$lat_recommend100k" ms le 2
-		record recommend100k tps_ratio_to_select1 "$(calc "$tps_recommend100k / $tps_s1")" ""
-		record similar100k tps "$tps_similar100k" tx/s
-		record similar100k latency_mean "$lat_similar100k" ms
-		record similar100k tps_ratio_to_select1 "$(calc "$tps_similar100k / $tps_s1")" ""
-	}
+	# Medians over the rounds.
+	for what in select1 recommend10k similar10k recommend100k similar100k; do
+		# shellcheck disable=SC2086
+		{
+			record "$what" tps "$(median ${tps[$what]})" tx/s
+			if [[ $what == recommend100k ]]; then
+				record "$what" latency_mean "$(median ${lat[$what]})" ms le 2
+			else
+				record "$what" latency_mean "$(median ${lat[$what]})" ms
+			fi
+			case $what in
+			select1) ;;
+			*10k) record "$what" tps_ratio_to_select1 "$(median ${ratio[$what]})" "" ge 0.25 ;;
+			*) record "$what" tps_ratio_to_select1 "$(median ${ratio[$what]})" "" ;;
+			esac
+		}
+	done
 }
 
 # ---------------------------------------------------------------------------
