@@ -191,12 +191,10 @@ kp_ials_gram(const float *F, int32_t n_rows, int32_t n_factors,
 	}
 }
 
-/* n floats rounded up to a whole number of WORKSPACE_ALIGN blocks; 0 on overflow. */
+/* n floats rounded up to a whole number of WORKSPACE_ALIGN blocks. */
 static size_t
 aligned_floats(size_t n)
 {
-	if (n > SIZE_MAX - WORKSPACE_ALIGN)
-		return 0;
 	return (n + WORKSPACE_ALIGN - 1) / WORKSPACE_ALIGN * WORKSPACE_ALIGN;
 }
 
@@ -208,7 +206,7 @@ kp_ials_workspace_bytes(const kp_ials_params *params, int32_t max_row_nnz)
 	size_t		block_rows;
 	size_t		total;
 
-	if (params->factors < 1 || params->factors > KP_MAX_FACTORS || max_row_nnz < 0)
+	if (kp_ials_check_params(params) != NULL || max_row_nnz < 0)
 		return SIZE_MAX;
 	block_rows = max_row_nnz < GATHER_ROWS ? (size_t) max_row_nnz : GATHER_ROWS;
 	if (params->solver == KP_SOLVER_CG)
@@ -354,7 +352,7 @@ cg_solve_row(cg_row *row, const float *restrict G, int32_t cg_steps,
 
 /*
  * x ← exact solution of (G + Yᵀ(C−I)Y) x = YᵀC·1 by Cholesky.  A: f×f,
- * b: f, scaled: GATHER_ROWS×f floats.
+ * b: f, scaled: min(nnz, GATHER_ROWS)×f floats.
  */
 static kp_status
 cholesky_solve_row(const kp_csr *R, int32_t row, const float *restrict Y,
@@ -414,7 +412,8 @@ kp_ials_half_step(const kp_csr *R, const float *Y, const float *G,
 	cg_row		cg;
 	int32_t		row;
 
-	if (row_begin < 0 || row_end > R->n_rows || row_begin > row_end)
+	if (kp_ials_check_params(params) != NULL ||
+		row_begin < 0 || row_end > R->n_rows || row_begin > row_end)
 		return KP_EINVAL;
 
 	/* workspace layout: see kp_ials_workspace_bytes */
