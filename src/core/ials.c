@@ -12,18 +12,19 @@
  * uniform in [0, 0.01), λ added to YᵀY unscaled, users updated before items,
  * and the same CG recurrence and stopping thresholds.
  *
- * Where the time goes, and why the code is shaped this way: with CG each row
- * costs four products with the f×f Gram matrix plus four passes over the
- * rows of Y it interacted with (the starting residual and one per step).
- * Those rows are scattered through Y, so each row's are first copied into a
- * contiguous block (prefetching ahead, since the copies wait on memory), and
- * every pass then runs two OpenBLAS sgemv calls over that block.  These
- * measured at least as fast as fused loops in plain C, whose per-row
- * horizontal sums gcc will not vectorise without -ffast-math.  Very long rows (popular items) are processed in
- * blocks of GATHER_ROWS, re-gathered per pass, so the workspace stays small.
- * The Cholesky solver builds Yᵀ(C−I)Y from the same blocks with ssyrk.
- * All loops over rows are single-threaded and in a fixed order, so results
- * are bit-for-bit reproducible for a given BLAS thread count.
+ * Where the time goes, and why the code is shaped this way: with the default
+ * three CG steps each row costs four products with the f×f Gram matrix plus
+ * four passes over the rows of Y it interacted with (the starting residual
+ * and one per step).  Those rows are scattered through Y, so each row's are
+ * first copied into a contiguous block (prefetching ahead, since the copies
+ * wait on memory), and every pass then runs two OpenBLAS sgemv calls over
+ * that block.  These measured at least as fast as fused loops in plain C,
+ * whose per-row horizontal sums gcc will not vectorise without -ffast-math.
+ * Very long rows (popular items) are processed in blocks of GATHER_ROWS,
+ * re-gathered per pass, so the workspace stays small.  The Cholesky solver
+ * builds Yᵀ(C−I)Y from the same blocks with ssyrk.  All loops over rows are
+ * single-threaded and in a fixed order, so results are bit-for-bit
+ * reproducible for a given BLAS thread count.
  */
 #include <math.h>
 #include <string.h>
