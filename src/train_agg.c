@@ -240,11 +240,13 @@ check_memory(TrainState *state)
 	Size		coo_bytes = (Size) state->n_rows * (2 * sizeof(int32) + sizeof(float));
 	Size		csr_bytes = kp_csr_bytes(state->users.count, state->n_rows) +
 		kp_csr_bytes(state->items.count, state->n_rows);
+	Size		solver_bytes = (Size) state->options.ials.factors * state->options.ials.factors * sizeof(float) +
+		kp_ials_workspace_bytes(&state->options.ials, (int32) Min(state->n_rows, PG_INT32_MAX));
 	Size		needed = coo_bytes + csr_bytes / 2;
 
 	/* The larger of: building the first CSR, and training plus the result. */
-	if (csr_bytes + 2 * factor_bytes > needed)
-		needed = csr_bytes + 2 * factor_bytes;
+	if (csr_bytes + 2 * factor_bytes + solver_bytes > needed)
+		needed = csr_bytes + 2 * factor_bytes + solver_bytes;
 	if (needed > max_training_bytes())
 		refuse_memory("training", needed);
 }
