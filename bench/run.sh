@@ -129,18 +129,36 @@ load_tsv() {
 	bpsql -d "$db" -c "VACUUM (FREEZE, ANALYZE) $table"
 }
 
+# A script that prints a backend's memory every 0.1 s until it exits:
+# seconds, VmHWM kB, VmRSS kB.
+write_rss_sampler() {
+	cat >"$RUN_DIR/rss-sampler.sh" <<'EOF'
+pid=$1 t0=${EPOCHREALTIME/./}
+printf 'seconds\tvmhwm_kb\tvmrss_kb\n'
+while [[ -r /proc/$pid/status ]]; do
+	now=${EPOCHREALTIME/./}
+	awk -v us=$((now - t0)) '/^VmHWM:/ { h = $2 } /^VmRSS:/ { r = $2 }
+		END { if (h != "") printf "%.2f\t%s\t%s\n", us / 1e6, h, r }' "/proc/$pid/status"
+	sleep 0.1
+done
+EOF
+}
+
 # train_model DB MODEL SOURCE OPTIONS TAG
 # Trains in a fresh session with kpreco.blas_threads = 1 and writes
 # RUN_DIR/TAG.train.tsv: version, wall seconds of the train() statement,
 # train_seconds as stored, n_users, n_courses, n_interactions, model bytes,
-# backend VmHWM in kB right after connecting and right after training.
+# backend VmHWM in kB right after connecting and right after training; and
+# RUN_DIR/TAG.rss.tsv, the backend's memory every 0.1 s.
 train_model() {
 	local db=$1 model=$2 source=$3 opts=$4 tag=$5
 	KP_STATUS_BEFORE=$RUN_DIR/$tag.status-before KP_STATUS_AFTER=$RUN_DIR/$tag.status-after \
+		KP_SAMPLER=$RUN_DIR/rss-sampler.sh KP_RSS=$RUN_DIR/$tag.rss.tsv \
 		bval -d "$db" -v model="$model" -v source="$source" -v opts="$opts" >"$RUN_DIR/$tag.train.out" <<'SQL'
 SELECT pg_backend_pid() AS pid \gset
 \setenv KP_PID :pid
 \! cat /proc/$KP_PID/status > "$KP_STATUS_BEFORE"
+\! bash "$KP_SAMPLER" "$KP_PID" > "$KP_RSS" 2>/dev/null &
 SET kpreco.blas_threads = 1;
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
 SELECT kpreco.train(:'model', :'source', :'opts') AS version \gset
@@ -477,6 +495,7 @@ main() {
 	# shellcheck disable=SC2016
 	pgc_at_exit 'cp "$(pgc_log_file)" "$RUN_DIR/postgresql.log" 2>/dev/null'
 	pgc_say "Results: $RESULTS"
+	write_rss_sampler
 	record_environment
 	local section
 	case $WHAT in
