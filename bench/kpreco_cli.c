@@ -4,12 +4,15 @@
  *
  *   kpreco_cli TRAIN.tsv --out RECS.tsv [--factors N] [--iterations N]
  *       [--regularization X] [--alpha X] [--solver cg|cholesky] [--cg-steps N]
- *       [--seed N] [--threads N] [--use-values]
+ *       [--seed N] [--threads N] [--use-values] [--compare-scorers]
  *
  * TRAIN.tsv: user_id <TAB> item_id <TAB> value [<TAB> ts], no header.  Every
  * distinct (user, item) pair gets weight 1 unless --use-values (then values
  * of duplicate pairs are summed).  RECS.tsv: user_id <TAB> item_id <TAB> rank
- * for every training user, excluding items the user has trained on.
+ * for every training user, excluding items the user has trained on, chosen
+ * by kp_score_topk as the server does.  --compare-scorers also times the
+ * plain scan (cblas_sgemv over every item + kp_topk) for every user and
+ * counts users whose top 10 differ between the two.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -23,6 +26,7 @@
 
 #include "kp_core.h"
 #include "kp_ials.h"
+#include "kp_score.h"
 #include "kp_idmap.h"
 #include "kp_sparse.h"
 #include "kp_topk.h"
@@ -151,14 +155,87 @@ option_value(int argc, char **argv, int *i)
 	return argv[++*i];
 }
 
+typedef struct scorers
+{
+	kp_qmatrix	items_q;
+	kp_score_scratch scratch;
+	float	   *scores;			/* for the plain scan */
+} scorers;
+
+static int32_t
+top_pruned(scorers *sc, const kp_csr *user_items, const float *user_factors,
+		   const float *item_factors, int32_t f, int32_t u, int32_t *best, float *best_score)
+{
+	int64_t		first = user_items->indptr[u];
+
+	return kp_score_topk(&sc->items_q, item_factors, user_factors + (size_t) u * f,
+						 user_items->indices + first, user_items->indptr[u + 1] - first,
+						 TOP_N, &sc->scratch, best, best_score);
+}
+
+static int32_t
+top_scan(scorers *sc, const kp_csr *user_items, const float *user_factors,
+		 const float *item_factors, int32_t f, int32_t u, int32_t *best, float *best_score)
+{
+	int64_t		k;
+
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, user_items->n_cols, f, 1.0f,
+				item_factors, f, user_factors + (size_t) u * f, 1,
+				0.0f, sc->scores, 1);
+	for (k = user_items->indptr[u]; k < user_items->indptr[u + 1]; k++)
+		sc->scores[user_items->indices[k]] = -INFINITY;
+	return kp_topk(sc->scores, user_items->n_cols, TOP_N, best, best_score);
+}
+
+/*
+ * Both scorers over every user: time per user, and how many users get a
+ * different list.  The scan's scores come from sgemv, so lists are
+ * compared by item only.
+ */
 static void
-write_recommendations(const char *path, const kp_csr *user_items,
+compare_scorers(scorers *sc, const kp_csr *user_items, const float *user_factors,
+				const float *item_factors, int32_t f)
+{
+	int32_t		best[TOP_N];
+	float		best_score[TOP_N];
+	int32_t		(*pruned_best)[TOP_N] = xrealloc(NULL, sizeof(*pruned_best) * (size_t) user_items->n_rows + 1);
+	int32_t    *pruned_count = xrealloc(NULL, sizeof(int32_t) * (size_t) user_items->n_rows + 1);
+	int32_t		different = 0;
+	double		start;
+	double		pruned_seconds;
+	double		scan_seconds;
+	int32_t		u;
+
+	start = now_seconds();
+	for (u = 0; u < user_items->n_rows; u++)
+		pruned_count[u] = top_pruned(sc, user_items, user_factors, item_factors, f, u,
+									 pruned_best[u], best_score);
+	pruned_seconds = now_seconds() - start;
+
+	start = now_seconds();
+	for (u = 0; u < user_items->n_rows; u++)
+	{
+		int32_t		n = top_scan(sc, user_items, user_factors, item_factors, f, u, best, best_score);
+
+		if (n != pruned_count[u] || memcmp(best, pruned_best[u], sizeof(int32_t) * n) != 0)
+			different++;
+	}
+	scan_seconds = now_seconds() - start;
+	fprintf(stderr, "top-%d over %d items: pruned %.1f us/user, sgemv scan %.1f us/user; "
+			"%d of %d users differ\n", TOP_N, user_items->n_cols,
+			pruned_seconds * 1e6 / user_items->n_rows, scan_seconds * 1e6 / user_items->n_rows,
+			different, user_items->n_rows);
+	free(pruned_best);
+	free(pruned_count);
+}
+
+static void
+write_recommendations(const char *path, scorers *sc, const kp_csr *user_items,
 					  const kp_idmap *users, const kp_idmap *items,
 					  const float *user_factors, const float *item_factors,
 					  int32_t f)
 {
 	FILE	   *out = fopen(path, "w");
-	float	   *scores = xrealloc(NULL, (size_t) user_items->n_cols * sizeof(float) + 1);
 	int32_t		best[TOP_N];
 	float		best_score[TOP_N];
 	int32_t		u;
@@ -167,21 +244,14 @@ write_recommendations(const char *path, const kp_csr *user_items,
 		die("cannot write", path);
 	for (u = 0; u < user_items->n_rows; u++)
 	{
-		int64_t		k;
-		int32_t		n_best;
+		int32_t		n_best = top_pruned(sc, user_items, user_factors, item_factors, f, u,
+										best, best_score);
 		int32_t		rank;
 
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, user_items->n_cols, f, 1.0f,
-					item_factors, f, user_factors + (size_t) u * f, 1,
-					0.0f, scores, 1);
-		for (k = user_items->indptr[u]; k < user_items->indptr[u + 1]; k++)
-			scores[user_items->indices[k]] = -INFINITY;
-		n_best = kp_topk(scores, user_items->n_cols, TOP_N, best, best_score);
 		for (rank = 0; rank < n_best; rank++)
 			fprintf(out, "%lld\t%lld\t%d\n", (long long) users->ids[u],
 					(long long) items->ids[best[rank]], rank + 1);
 	}
-	free(scores);
 	if (fclose(out) != 0)
 		die("cannot write", path);
 }
@@ -194,6 +264,8 @@ main(int argc, char **argv)
 	const char *out_path = NULL;
 	int			threads = 1;
 	int			use_values = 0;
+	int			compare = 0;
+	scorers		sc;
 	const char *problem;
 	triples		t;
 	kp_idmap	users;
@@ -232,6 +304,8 @@ main(int argc, char **argv)
 			out_path = option_value(argc, argv, &i);
 		else if (strcmp(arg, "--use-values") == 0)
 			use_values = 1;
+		else if (strcmp(arg, "--compare-scorers") == 0)
+			compare = 1;
 		else if (strcmp(arg, "--solver") == 0)
 		{
 			const char *solver = option_value(argc, argv, &i);
@@ -294,10 +368,19 @@ main(int argc, char **argv)
 			params.solver == KP_SOLVER_CG ? "cg" : "cholesky",
 			threads, threads == 1 ? "" : "s");
 
+	check(kp_qmatrix_build(&kp_malloc_allocator, item_factors, items.count, params.factors,
+						   &sc.items_q), "quantising item factors");
+	check(kp_score_scratch_init(&kp_malloc_allocator, items.count, &sc.scratch), "scratch");
+	sc.scores = xrealloc(NULL, (size_t) items.count * sizeof(float) + 1);
+	if (compare)
+		compare_scorers(&sc, &user_items, user_factors, item_factors, params.factors);
 	start = now_seconds();
-	write_recommendations(out_path, &user_items, &users, &items,
+	write_recommendations(out_path, &sc, &user_items, &users, &items,
 						  user_factors, item_factors, params.factors);
 	fprintf(stderr, "recommend %.3f s\n", now_seconds() - start);
+	kp_qmatrix_free(&kp_malloc_allocator, &sc.items_q);
+	kp_score_scratch_free(&kp_malloc_allocator, &sc.scratch);
+	free(sc.scores);
 
 	kp_csr_free(&kp_malloc_allocator, &user_items);
 	kp_csr_free(&kp_malloc_allocator, &item_users);

@@ -12,6 +12,12 @@
  * exactly the top k of the float scores; usually a few dozen rows are
  * rescored.  Codes are stored in blocks of 16 rows, dimension-major, so the
  * approximate pass is a vertical multiply-add over 16 rows at a time.
+ *
+ * Rows are stored in order of decreasing length.  Since x·y_i <= ‖x‖·‖y_i‖,
+ * the scan stops at the first block whose longest row cannot reach the
+ * k-th best lower bound found so far.  With popularity as skewed as on
+ * course platforms (popular courses have long factor vectors) most blocks
+ * are never read.
  */
 #ifndef KP_SCORE_H
 #define KP_SCORE_H
@@ -25,7 +31,10 @@ typedef struct kp_qmatrix
 	int32_t		n_rows;
 	int32_t		n_cols;
 	int8_t	   *codes;			/* ceil(n_rows/16) blocks of n_cols × 16 */
-	float	   *scales;			/* n_rows, padded to whole blocks */
+	float	   *scales;			/* per position, padded to whole blocks */
+	float	   *block_max_norm; /* longest row of each block */
+	int32_t    *row_at;			/* position -> row of F */
+	int32_t    *position_of;	/* row of F -> position */
 } kp_qmatrix;
 
 /* Quantises F (n_rows × n_cols, row-major). */
@@ -40,7 +49,9 @@ float		kp_dot(const float *x, const float *y, int32_t n);
 /* Scratch a kp_score_topk call needs: for n_rows rows. */
 typedef struct kp_score_scratch
 {
-	float	   *lower;			/* n_rows rounded up to a block */
+	float	   *lower;			/* per position, rounded up to a block */
+	uint16_t   *excluded_lanes; /* per block; all zero between calls */
+	float	   *bound_heap;		/* n_rows: the k best lower bounds so far */
 	int32_t    *candidates;		/* n_rows */
 	float	   *candidate_scores;	/* n_rows */
 	int32_t    *heap_index;		/* n_rows */

@@ -3,6 +3,7 @@
  * kp_score.h for the bound that makes the pruning exact.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
@@ -25,59 +26,112 @@ kp_qmatrix_bytes(int32_t n_rows, int32_t n_cols)
 {
 	size_t		padded = (size_t) block_count(n_rows) * KP_SCORE_BLOCK;
 
-	return padded * (size_t) n_cols + padded * sizeof(float);
+	return padded * (size_t) n_cols + padded * sizeof(float) +
+		(size_t) block_count(n_rows) * sizeof(float) + 2 * (size_t) n_rows * sizeof(int32_t);
+}
+
+typedef struct row_norm
+{
+	float		norm;
+	int32_t		row;
+} row_norm;
+
+/* Longest first; equal lengths keep row order, so the layout is deterministic. */
+static int
+by_norm_descending(const void *a, const void *b)
+{
+	const row_norm *ra = a;
+	const row_norm *rb = b;
+
+	if (ra->norm != rb->norm)
+		return ra->norm > rb->norm ? -1 : 1;
+	return ra->row < rb->row ? -1 : (ra->row > rb->row);
+}
+
+/* Codes of row `row` of F into position `pos`; returns the row's scale. */
+static float
+quantise_row(const float *row, int32_t n_cols, int8_t *block, int32_t lane)
+{
+	float		max_abs = 0;
+	float		inverse;
+	int32_t		k;
+
+	for (k = 0; k < n_cols; k++)
+		if (fabsf(row[k]) > max_abs)
+			max_abs = fabsf(row[k]);
+	inverse = max_abs > 0 ? 127.0f / max_abs : 0;
+	for (k = 0; k < n_cols; k++)
+	{
+		long		code = lrintf(row[k] * inverse);
+
+		if (code > 127)
+			code = 127;
+		else if (code < -127)
+			code = -127;
+		block[(size_t) k * KP_SCORE_BLOCK + lane] = (int8_t) code;
+	}
+	return max_abs / 127.0f;
 }
 
 kp_status
 kp_qmatrix_build(const kp_allocator *alloc, const float *F,
 				 int32_t n_rows, int32_t n_cols, kp_qmatrix *out)
 {
+	int32_t		n_blocks;
 	size_t		padded;
 	size_t		code_bytes;
-	int32_t		i;
-	int32_t		k;
+	row_norm   *norms;
+	int32_t		pos;
 
 	memset(out, 0, sizeof(*out));
 	if (n_rows < 0 || n_cols < 1)
 		return KP_EINVAL;
-	padded = (size_t) block_count(n_rows) * KP_SCORE_BLOCK;
+	n_blocks = block_count(n_rows);
+	padded = (size_t) n_blocks * KP_SCORE_BLOCK;
 	if (!kp_mul_size(padded, (size_t) n_cols, &code_bytes))
 		return KP_ENOMEM;
 	out->codes = kp_alloc(alloc, code_bytes);
 	out->scales = kp_alloc(alloc, padded * sizeof(float));
-	if (out->codes == NULL || out->scales == NULL)
+	out->block_max_norm = kp_alloc(alloc, (size_t) n_blocks * sizeof(float));
+	out->row_at = kp_alloc(alloc, (size_t) n_rows * sizeof(int32_t));
+	out->position_of = kp_alloc(alloc, (size_t) n_rows * sizeof(int32_t));
+	norms = kp_alloc(alloc, (size_t) n_rows * sizeof(row_norm));
+	if (!out->codes || !out->scales || !out->block_max_norm || !out->row_at ||
+		!out->position_of || !norms)
 	{
+		kp_free(alloc, norms);
 		kp_qmatrix_free(alloc, out);
 		return KP_ENOMEM;
 	}
 	memset(out->codes, 0, code_bytes);
 	memset(out->scales, 0, padded * sizeof(float));
+	memset(out->block_max_norm, 0, (size_t) n_blocks * sizeof(float));
 	out->n_rows = n_rows;
 	out->n_cols = n_cols;
 
-	for (i = 0; i < n_rows; i++)
+	for (pos = 0; pos < n_rows; pos++)
 	{
-		const float *row = F + (size_t) i * n_cols;
-		int8_t	   *block = out->codes + (size_t) (i / KP_SCORE_BLOCK) * n_cols * KP_SCORE_BLOCK;
-		float		max_abs = 0;
-		float		inverse;
+		const float *row = F + (size_t) pos * n_cols;
 
-		for (k = 0; k < n_cols; k++)
-			if (fabsf(row[k]) > max_abs)
-				max_abs = fabsf(row[k]);
-		out->scales[i] = max_abs / 127.0f;
-		inverse = max_abs > 0 ? 127.0f / max_abs : 0;
-		for (k = 0; k < n_cols; k++)
-		{
-			long		code = lrintf(row[k] * inverse);
-
-			if (code > 127)
-				code = 127;
-			else if (code < -127)
-				code = -127;
-			block[(size_t) k * KP_SCORE_BLOCK + i % KP_SCORE_BLOCK] = (int8_t) code;
-		}
+		norms[pos].norm = sqrtf(kp_dot(row, row, n_cols));
+		norms[pos].row = pos;
 	}
+	qsort(norms, (size_t) n_rows, sizeof(row_norm), by_norm_descending);
+
+	for (pos = 0; pos < n_rows; pos++)
+	{
+		int32_t		row = norms[pos].row;
+		int32_t		block = pos / KP_SCORE_BLOCK;
+
+		out->row_at[pos] = row;
+		out->position_of[row] = pos;
+		out->scales[pos] = quantise_row(F + (size_t) row * n_cols, n_cols,
+										out->codes + (size_t) block * n_cols * KP_SCORE_BLOCK,
+										pos % KP_SCORE_BLOCK);
+		if (norms[pos].norm > out->block_max_norm[block])
+			out->block_max_norm[block] = norms[pos].norm;
+	}
+	kp_free(alloc, norms);
 	return KP_OK;
 }
 
@@ -86,6 +140,9 @@ kp_qmatrix_free(const kp_allocator *alloc, kp_qmatrix *q)
 {
 	kp_free(alloc, q->codes);
 	kp_free(alloc, q->scales);
+	kp_free(alloc, q->block_max_norm);
+	kp_free(alloc, q->row_at);
+	kp_free(alloc, q->position_of);
 	memset(q, 0, sizeof(*q));
 }
 
@@ -112,17 +169,21 @@ kp_score_scratch_init(const kp_allocator *alloc, int32_t n_rows, kp_score_scratc
 	size_t		padded = (size_t) block_count(n_rows) * KP_SCORE_BLOCK;
 	size_t		rows = n_rows > 0 ? (size_t) n_rows : 1;
 
+	memset(scratch, 0, sizeof(*scratch));
 	scratch->lower = kp_alloc(alloc, padded * sizeof(float));
+	scratch->excluded_lanes = kp_alloc(alloc, (size_t) block_count(n_rows) * sizeof(uint16_t) + 1);
+	scratch->bound_heap = kp_alloc(alloc, rows * sizeof(float));
 	scratch->candidates = kp_alloc(alloc, rows * sizeof(int32_t));
 	scratch->candidate_scores = kp_alloc(alloc, rows * sizeof(float));
 	scratch->heap_index = kp_alloc(alloc, rows * sizeof(int32_t));
 	scratch->heap_score = kp_alloc(alloc, rows * sizeof(float));
-	if (!scratch->lower || !scratch->candidates || !scratch->candidate_scores ||
-		!scratch->heap_index || !scratch->heap_score)
+	if (!scratch->lower || !scratch->excluded_lanes || !scratch->bound_heap || !scratch->candidates ||
+		!scratch->candidate_scores || !scratch->heap_index || !scratch->heap_score)
 	{
 		kp_score_scratch_free(alloc, scratch);
 		return KP_ENOMEM;
 	}
+	memset(scratch->excluded_lanes, 0, (size_t) block_count(n_rows) * sizeof(uint16_t));
 	return KP_OK;
 }
 
@@ -130,6 +191,8 @@ void
 kp_score_scratch_free(const kp_allocator *alloc, kp_score_scratch *scratch)
 {
 	kp_free(alloc, scratch->lower);
+	kp_free(alloc, scratch->excluded_lanes);
+	kp_free(alloc, scratch->bound_heap);
 	kp_free(alloc, scratch->candidates);
 	kp_free(alloc, scratch->candidate_scores);
 	kp_free(alloc, scratch->heap_index);
@@ -239,17 +302,87 @@ block_candidates(const float *lower, const float *scales, float width, float thr
 #endif
 }
 
-/* lower[i] = a_i − b_i for every row, one block of 16 rows at a time. */
-static void
-approximate_lower_bounds(const kp_qmatrix *Q, const float *x, float half_l1, float *lower)
+/* Bit j set when lower[j] > threshold. */
+static uint32_t
+block_above(const float *lower, float threshold)
 {
-	int32_t		n_blocks = block_count(Q->n_rows);
-	int32_t		b;
+#if defined(__AVX512F__)
+	return _mm512_cmp_ps_mask(_mm512_loadu_ps(lower), _mm512_set1_ps(threshold), _CMP_GT_OQ);
+#else
+	uint32_t	mask = 0;
+	int			j;
 
-	for (b = 0; b < n_blocks; b++)
-		block_lower_bounds(Q->codes + (size_t) b * Q->n_cols * KP_SCORE_BLOCK, x, Q->n_cols,
-						   Q->scales + (size_t) b * KP_SCORE_BLOCK, half_l1,
-						   lower + (size_t) b * KP_SCORE_BLOCK);
+	for (j = 0; j < KP_SCORE_BLOCK; j++)
+		if (lower[j] > threshold)
+			mask |= 1u << j;
+	return mask;
+#endif
+}
+
+/* Marks (or, with on = 0, unmarks) the positions of excluded rows. */
+static void
+mark_excluded(const kp_qmatrix *Q, const int32_t *excluded, int64_t n_excluded,
+			  uint16_t *lanes, int on)
+{
+	int64_t		e;
+
+	for (e = 0; e < n_excluded; e++)
+	{
+		int32_t		pos;
+
+		if (excluded[e] < 0 || excluded[e] >= Q->n_rows)
+			continue;
+		pos = Q->position_of[excluded[e]];
+		if (on)
+			lanes[pos / KP_SCORE_BLOCK] |= (uint16_t) (1u << (pos % KP_SCORE_BLOCK));
+		else
+			lanes[pos / KP_SCORE_BLOCK] = 0;
+	}
+}
+
+/* Min-heap of the k best lower bounds seen; heap[0] is the k-th best. */
+static void
+bound_heap_offer(float *heap, int32_t *size, int32_t k, float value)
+{
+	int32_t		i;
+
+	if (*size < k)
+	{
+		i = (*size)++;
+		while (i > 0 && heap[(i - 1) / 2] > value)
+		{
+			heap[i] = heap[(i - 1) / 2];
+			i = (i - 1) / 2;
+		}
+		heap[i] = value;
+		return;
+	}
+	if (!(value > heap[0]))
+		return;
+	i = 0;
+	for (;;)
+	{
+		int32_t		child = 2 * i + 1;
+
+		if (child >= k)
+			break;
+		if (child + 1 < k && heap[child + 1] < heap[child])
+			child++;
+		if (heap[child] >= value)
+			break;
+		heap[i] = heap[child];
+		i = child;
+	}
+	heap[i] = value;
+}
+
+static int
+by_row(const void *a, const void *b)
+{
+	int32_t		ra = *(const int32_t *) a;
+	int32_t		rb = *(const int32_t *) b;
+
+	return ra < rb ? -1 : (ra > rb);
 }
 
 int32_t
@@ -259,46 +392,67 @@ kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 {
 	int32_t		n = Q->n_rows;
 	int32_t		f = Q->n_cols;
+	int32_t		n_blocks = block_count(n);
 	float		half_l1 = 0;
+	float		x_norm;
 	float		threshold = -INFINITY;
+	int32_t		heap_size = 0;
+	int32_t		scanned = 0;
 	int32_t		n_candidates = 0;
 	int32_t		selected;
+	int32_t		pos;
 	int32_t		i;
-	int64_t		e;
 
 	if (k <= 0 || n <= 0)
 		return 0;
+	if (k > n)
+		k = n;
 	for (i = 0; i < f; i++)
 		half_l1 += fabsf(x[i]);
 	half_l1 *= 0.5f * BOUND_SLACK;
+	x_norm = sqrtf(kp_dot(x, x, f)) * BOUND_SLACK;
 
-	approximate_lower_bounds(Q, x, half_l1, scratch->lower);
-	for (e = 0; e < n_excluded; e++)
-		if (excluded[e] >= 0 && excluded[e] < n)
-			scratch->lower[excluded[e]] = -INFINITY;
+	mark_excluded(Q, excluded, n_excluded, scratch->excluded_lanes, 1);
 
-	/* The k-th best lower bound: no row whose upper bound is below it can win. */
-	if (kp_topk(scratch->lower, n, k, scratch->heap_index, scratch->heap_score) == k)
-		threshold = scratch->heap_score[k - 1];
-
-	for (i = 0; i < n; i += KP_SCORE_BLOCK)
+	/* Blocks in order of decreasing row length, until none can reach the top k. */
+	for (; scanned < n_blocks; scanned++)
 	{
-		uint32_t	mask = block_candidates(scratch->lower + i, Q->scales + i,
+		float	   *lower = scratch->lower + (size_t) scanned * KP_SCORE_BLOCK;
+		uint32_t	skip = scratch->excluded_lanes[scanned];
+		uint32_t	offer;
+
+		if (heap_size == k && x_norm * Q->block_max_norm[scanned] < threshold)
+			break;
+		block_lower_bounds(Q->codes + (size_t) scanned * f * KP_SCORE_BLOCK, x, f,
+						   Q->scales + (size_t) scanned * KP_SCORE_BLOCK, half_l1, lower);
+		if (scanned == n_blocks - 1 && n % KP_SCORE_BLOCK != 0)
+			skip |= ~((1u << (n % KP_SCORE_BLOCK)) - 1) & 0xFFFFu;
+		for (offer = skip; offer != 0; offer &= offer - 1)
+			lower[__builtin_ctz(offer)] = -INFINITY;
+		for (offer = block_above(lower, threshold) & ~skip; offer != 0; offer &= offer - 1)
+			bound_heap_offer(scratch->bound_heap, &heap_size, k, lower[__builtin_ctz(offer)]);
+		if (heap_size == k)
+			threshold = scratch->bound_heap[0];
+	}
+
+	mark_excluded(Q, excluded, n_excluded, scratch->excluded_lanes, 0);
+
+	for (pos = 0; pos < scanned * KP_SCORE_BLOCK; pos += KP_SCORE_BLOCK)
+	{
+		uint32_t	mask = block_candidates(scratch->lower + pos, Q->scales + pos,
 											2.0f * half_l1, threshold);
 
 		while (mask != 0)
 		{
-			int32_t		row = i + __builtin_ctz(mask);
-
+			scratch->candidates[n_candidates++] = Q->row_at[pos + __builtin_ctz(mask)];
 			mask &= mask - 1;
-			if (row >= n)
-				break;
-			scratch->candidates[n_candidates] = row;
-			scratch->candidate_scores[n_candidates] = kp_dot(x, F + (size_t) row * f, f);
-			n_candidates++;
 		}
 	}
 
+	/* Rows in ascending order, so that ties go to the lower row. */
+	qsort(scratch->candidates, (size_t) n_candidates, sizeof(int32_t), by_row);
+	for (i = 0; i < n_candidates; i++)
+		scratch->candidate_scores[i] = kp_dot(x, F + (size_t) scratch->candidates[i] * f, f);
 	selected = kp_topk(scratch->candidate_scores, n_candidates, k,
 					   scratch->heap_index, scratch->heap_score);
 	for (i = 0; i < selected; i++)
