@@ -125,8 +125,6 @@ DECLARE
 	opts jsonb := coalesce(train.options, '{}');
 	key text;
 	query text;
-	trained kpreco.model;
-	info jsonb;
 	started timestamptz := clock_timestamp();
 	new_version bigint;
 BEGIN
@@ -146,13 +144,24 @@ BEGIN
 		END IF;
 	END LOOP;
 
-	query := format('SELECT kpreco.train_agg(src.%I::bigint, src.%I::bigint, %s, $1) FROM %s AS src',
-					coalesce(opts ->> 'user_column', 'user_id'),
-					coalesce(opts ->> 'course_column', 'course_id'),
-					CASE WHEN opts ? 'weight_column'
-						 THEN format('src.%I::real', opts ->> 'weight_column')
-						 ELSE 'NULL::real' END,
-					kpreco.source_clause(train.source));
+	-- One statement from source to stored version: the model value is not
+	-- copied into PL/pgSQL variables on the way.
+	query := format(
+		'INSERT INTO kpreco.model_versions'
+		'  (name, algorithm, options, n_users, n_courses, n_interactions, train_seconds, model)'
+		' SELECT $2, info ->> ''algorithm'', info -> ''options'', (info ->> ''n_users'')::integer,'
+		'        (info ->> ''n_courses'')::integer, (info ->> ''n_interactions'')::bigint,'
+		'        extract(epoch FROM clock_timestamp() - $3), trained'
+		'   FROM (SELECT trained, kpreco.model_info(trained) AS info'
+		'           FROM (SELECT kpreco.train_agg(src.%I::bigint, src.%I::bigint, %s, $1) AS trained'
+		'                   FROM %s AS src) aggregated) described'
+		' RETURNING version',
+		coalesce(opts ->> 'user_column', 'user_id'),
+		coalesce(opts ->> 'course_column', 'course_id'),
+		CASE WHEN opts ? 'weight_column'
+			 THEN format('src.%I::real', opts ->> 'weight_column')
+			 ELSE 'NULL::real' END,
+		kpreco.source_clause(train.source));
 
 	-- One training per model name at a time: the second waits on this row.
 	INSERT INTO kpreco.model_registry (name, source, options)
@@ -160,16 +169,7 @@ BEGIN
 		ON CONFLICT (name) DO NOTHING;
 	PERFORM 1 FROM kpreco.model_registry WHERE name = train.model FOR UPDATE;
 
-	EXECUTE query INTO trained USING opts;
-	info := kpreco.model_info(trained);
-
-	INSERT INTO kpreco.model_versions
-		(name, algorithm, options, n_users, n_courses, n_interactions, train_seconds, model)
-	VALUES (train.model, info ->> 'algorithm', info -> 'options',
-			(info ->> 'n_users')::integer, (info ->> 'n_courses')::integer,
-			(info ->> 'n_interactions')::bigint,
-			extract(epoch FROM clock_timestamp() - started), trained)
-	RETURNING version INTO new_version;
+	EXECUTE query INTO new_version USING opts, train.model, started;
 
 	UPDATE kpreco.model_registry
 	   SET source = train.source, options = opts, active_version = new_version, updated_at = now()

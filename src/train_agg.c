@@ -54,13 +54,14 @@ max_training_bytes(void)
 	return (Size) kpreco_max_training_memory_kb * 1024;
 }
 
+/* what: "training needs", "the interactions need" */
 static void
-refuse_memory(const char *phase, Size needed)
+refuse_memory(const char *what, Size needed)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-			 errmsg("training needs about %zu MB for %s, more than kpreco.max_training_memory (%d MB)",
-					needed / (1024 * 1024) + 1, phase, kpreco_max_training_memory_kb / 1024),
+			 errmsg("%s about %zu MB, more than kpreco.max_training_memory (%d MB)",
+					what, needed / (1024 * 1024) + 1, kpreco_max_training_memory_kb / 1024),
 			 errhint("Raise kpreco.max_training_memory, use fewer factors, or train on fewer interactions.")));
 }
 
@@ -91,7 +92,7 @@ grow_rows(TrainState *state)
 	Size		row_bytes = sizeof(int32) * 2 + sizeof(float);
 
 	if ((Size) capacity * row_bytes > max_training_bytes())
-		refuse_memory("collecting interactions", (Size) capacity * row_bytes);
+		refuse_memory("the interactions need", (Size) capacity * row_bytes);
 	state->row_user = repalloc_huge(state->row_user, sizeof(int32) * capacity);
 	state->row_item = repalloc_huge(state->row_item, sizeof(int32) * capacity);
 	state->row_weight = repalloc_huge(state->row_weight, sizeof(float) * capacity);
@@ -248,7 +249,7 @@ check_memory(TrainState *state)
 	if (csr_bytes + 2 * factor_bytes + solver_bytes > needed)
 		needed = csr_bytes + 2 * factor_bytes + solver_bytes;
 	if (needed > max_training_bytes())
-		refuse_memory("training", needed);
+		refuse_memory("training needs", needed);
 }
 
 Datum
@@ -298,6 +299,9 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 									   kpreco_check_interrupts, NULL, NULL, NULL),
 						 "training");
 	kp_csr_free(&alloc, &item_users);
+	/* Only the structure of user_items goes into the model: drop the weights. */
+	kp_free(&alloc, user_items.values);
+	user_items.values = NULL;
 
 	old = MemoryContextSwitchTo(work);
 	options_json = kpreco_options_json(&state->options);
