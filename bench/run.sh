@@ -339,6 +339,49 @@ SQL
 	SERVE_N=${row[3]} SERVE_C=${row[4]}
 }
 
+# check_exact DB TAG N C: for 3 users and 3 courses, are recommend() and
+# similar_courses() the exact top 10 (inner product over the courses the user
+# did not take; cosine over the other courses), recomputed in SQL in double
+# precision from user_factors() and course_factors()? Records the fraction of
+# returned rows whose exact score reaches the exact 10th best (less 1e-4).
+check_exact() {
+	local db=$1 tag=$2 n=$3 c=$4 row
+	row=$(bval -d "$db" -v users="{1,$(((n + 1) / 2)),$n}" -v courses="{1,$(((c + 1) / 2)),$c}" <<'SQL'
+CREATE TEMP TABLE cf AS
+SELECT course_id, factors,
+       sqrt((SELECT sum(a::float8 * a) FROM unnest(factors) a)) AS norm
+FROM kpreco.course_factors();
+CREATE TEMP TABLE rec_exact AS
+WITH u AS (SELECT user_id, factors FROM kpreco.user_factors() WHERE user_id = ANY (:'users'::bigint[])),
+scores AS (
+	SELECT u.user_id, cf.course_id,
+	       (SELECT sum(a::float8 * b) FROM unnest(u.factors, cf.factors) t(a, b)) AS s
+	FROM u CROSS JOIN cf
+	WHERE NOT EXISTS (SELECT 1 FROM serve_train t WHERE t.user_id = u.user_id AND t.course_id = cf.course_id))
+SELECT user_id, course_id, s, row_number() OVER (PARTITION BY user_id ORDER BY s DESC) AS rn FROM scores;
+CREATE TEMP TABLE sim_exact AS
+WITH scores AS (
+	SELECT q.course_id AS query, cf.course_id,
+	       (SELECT sum(a::float8 * b) FROM unnest(q.factors, cf.factors) t(a, b)) / nullif(q.norm * cf.norm, 0) AS s
+	FROM cf q CROSS JOIN cf
+	WHERE q.course_id = ANY (:'courses'::bigint[]) AND cf.course_id <> q.course_id)
+SELECT query, course_id, s, row_number() OVER (PARTITION BY query ORDER BY s DESC) AS rn FROM scores;
+WITH got AS (
+	SELECT u AS user_id, r.course_id FROM unnest(:'users'::bigint[]) u CROSS JOIN LATERAL kpreco.recommend(u, 10) r),
+tenth AS (SELECT user_id, s FROM rec_exact WHERE rn = 10)
+SELECT count(*) FILTER (WHERE e.s >= tenth.s - 1e-4)::float8 / (3 * 10)
+FROM got JOIN rec_exact e USING (user_id, course_id) JOIN tenth USING (user_id);
+WITH got AS (
+	SELECT c AS query, r.course_id FROM unnest(:'courses'::bigint[]) c CROSS JOIN LATERAL kpreco.similar_courses(c, 10) r),
+tenth AS (SELECT query, s FROM sim_exact WHERE rn = 10)
+SELECT count(*) FILTER (WHERE e.s >= tenth.s - 1e-4)::float8 / (3 * 10)
+FROM got JOIN sim_exact e USING (query, course_id) JOIN tenth USING (query);
+SQL
+	)
+	record "$tag" recommend_exact_top10_fraction "$(sed -n 1p <<<"$row")" "" ge 1
+	record "$tag" similar_exact_top10_fraction "$(sed -n 2p <<<"$row")" "" ge 1
+}
+
 # first_calls DB TAG SQL: timings (client side, ms) of three calls of SQL in a
 # fresh session: the first loads the library and the model.
 first_calls() {
@@ -391,6 +434,10 @@ bench_serving() {
 		printf '\\set u random(1, %s)\nSELECT * FROM kpreco.recommend(:u, 10);\n' "$2" >"$RUN_DIR/recommend$1k.pgbench"
 		printf '\\set c random(1, %s)\nSELECT * FROM kpreco.similar_courses(:c, 10);\n' "$3" >"$RUN_DIR/similar$1k.pgbench"
 	done
+
+	pgc_say "Serving: results against an exact top 10 computed in SQL"
+	check_exact "$db10" serve10k-check "$n10" "$c10"
+	check_exact "$db100" serve100k-check "$n100" "$c100"
 
 	pgc_say "Serving: first calls in fresh sessions"
 	first_calls "$db10" serve10k-recommend "SELECT count(*) FROM kpreco.recommend(1, 10);"
