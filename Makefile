@@ -1,5 +1,5 @@
 EXTENSION = kpreco
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 MODULE_big = kpreco
 CORE_OBJS = src/core/core.o src/core/sparse.o src/core/idmap.o src/core/ials.o \
@@ -9,7 +9,9 @@ GLUE_OBJS = src/kpreco.o src/pg_alloc.o src/options.o src/model_type.o \
 OBJS = $(CORE_OBJS) $(GLUE_OBJS)
 HEADERS = $(wildcard include/*.h)
 
-DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
+# Full install scripts of released versions are frozen; the newest is built
+# from sql/$(EXTENSION).sql.
+DATA = sql/$(EXTENSION)--0.1.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 TESTS = $(sort $(wildcard test/sql/*.sql))
