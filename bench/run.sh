@@ -24,6 +24,7 @@
 #   PGBENCH_WARMUP   length of the warm-up run before the first round (default 3)
 #   PGBENCH_ROUNDS   rounds of SELECT 1 and the serving queries (default 3);
 #                    targets are judged on the best round, medians are given too
+#   PGBENCH_PIN=0    do not put pgbench and the backends on one CPU for serving
 #   SKIP_BUILD=1     do not run make && make install
 #   PGC_PORT_BASE    first port probed for the cluster (default 55600)
 #   KEEP_CLUSTER=1   leave the cluster running at exit
@@ -42,6 +43,7 @@ BENCH_CACHE=${BENCH_CACHE:-$BENCH_DIR/results/data}
 PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}
 PGBENCH_WARMUP=${PGBENCH_WARMUP:-3}
 PGBENCH_ROUNDS=${PGBENCH_ROUNDS:-3}
+PGBENCH_PIN=${PGBENCH_PIN:-1}
 PYTHON=/usr/bin/python3
 
 # ALS settings of the reference figures (shared/bench/README.md).
@@ -387,7 +389,7 @@ SQL
 first_calls() {
 	local db=$1 tag=$2 sql=$3 times t1 t2 t3
 	times=$(printf '\\timing on\n%s\n%s\n%s\n' "$sql" "$sql" "$sql" |
-		psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" 2>&1 |
+		"${PIN_CMD[@]}" psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" 2>&1 |
 		sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
 	# shellcheck disable=SC2086
 	read -r t1 t2 t3 <<<"$(printf '%s ' $times)"
@@ -396,16 +398,52 @@ first_calls() {
 	record "$tag" third_call_ms "$t3" ms
 }
 
+# With one client, pgbench and its backend take turns; on this kind of VM a
+# wake-up across vCPUs costs tens of microseconds, and where the scheduler
+# happens to put the two decides whether SELECT 1 runs at ~10,000 or ~60,000
+# TPS. So the serving runs put pgbench and the backends on one CPU
+# (PGBENCH_PIN=0: leave placement to the scheduler). Only backends started
+# while the postmaster is pinned inherit it.
+PIN_CMD=(env)
+pin_serving() {
+	local cpu pid
+	[[ "$PGBENCH_PIN" == 1 ]] || { record env serving_cpu_pinning "off" ""; return 0; }
+	command -v taskset >/dev/null 2>&1 || { pgc_warn "no taskset: serving runs unpinned"; record env serving_cpu_pinning "off (no taskset)" ""; return 0; }
+	cpu=$(($(nproc) - 1))
+	pid=$(head -n 1 "$PGC_DIR/data/postmaster.pid")
+	taskset -p -c "$cpu" "$pid" >/dev/null
+	PIN_CMD=(taskset -c "$cpu")
+	record env serving_cpu_pinning "pgbench and backends on CPU $cpu" ""
+}
+
+unpin_serving() {
+	local pid
+	[[ "${PIN_CMD[0]}" == taskset ]] || return 0
+	pid=$(head -n 1 "$PGC_DIR/data/postmaster.pid")
+	taskset -p -c "0-$(($(nproc) - 1))" "$pid" >/dev/null
+	PIN_CMD=(env)
+}
+
+# All and busy (not idle, not iowait) jiffies of all CPUs so far.
+cpu_jiffies() {
+	awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, t - $5 - $6 }' /proc/stat
+}
+
 # run_pgbench DB TAG SCRIPT [WARMUP]: with WARMUP set, a warm-up run first;
-# then the measured run. Sets TPS and LAT (mean latency, ms).
+# then the measured run. Sets TPS, LAT (mean latency, ms) and BUSY (CPUs
+# busy on the whole machine during the run, in cores: pgbench and its
+# backend account for at most 1).
 run_pgbench() {
-	local db=$1 tag=$2 script=$3 warmup=${4:-} out=$RUN_DIR/$2.pgbench.txt n failed
+	local db=$1 tag=$2 script=$3 warmup=${4:-} out=$RUN_DIR/$2.pgbench.txt n failed t0 b0 t1 b1
 	if [[ -n "$warmup" ]]; then
-		"$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T "$PGBENCH_WARMUP" -f "$script" "$db" \
+		"${PIN_CMD[@]}" "$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T "$PGBENCH_WARMUP" -f "$script" "$db" \
 			>"$out.warmup" 2>&1 || { cat "$out.warmup" >&2; pgc_die "pgbench warm-up failed ($tag)"; }
 	fi
-	"$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T "$PGBENCH_SECONDS" -f "$script" "$db" \
+	read -r t0 b0 < <(cpu_jiffies)
+	"${PIN_CMD[@]}" "$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T "$PGBENCH_SECONDS" -f "$script" "$db" \
 		>"$out" 2>&1 || { cat "$out" >&2; pgc_die "pgbench failed ($tag)"; }
+	read -r t1 b1 < <(cpu_jiffies)
+	BUSY=$(calc "$(nproc) * ($b1 - $b0) / ($t1 - $t0)")
 	TPS=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out")
 	LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$out")
 	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
@@ -439,6 +477,7 @@ bench_serving() {
 	check_exact "$db10" serve10k-check "$n10" "$c10"
 	check_exact "$db100" serve100k-check "$n100" "$c100"
 
+	pin_serving
 	pgc_say "Serving: first calls in fresh sessions"
 	first_calls "$db10" serve10k-recommend "SELECT count(*) FROM kpreco.recommend(1, 10);"
 	first_calls "$db10" serve10k-similar "SELECT count(*) FROM kpreco.similar_courses(1, 10);"
@@ -462,6 +501,7 @@ bench_serving() {
 			[[ $what == select1 ]] && s1_tps=$TPS
 			record "$what" "tps_round$round" "$TPS" tx/s
 			record "$what" "latency_mean_round$round" "$LAT" ms
+			record "$what" "cpu_busy_cores_round$round" "$BUSY" ""
 			tps[$what]+=" $TPS"
 			lat[$what]+=" $LAT"
 			if [[ $what != select1 ]]; then
@@ -470,6 +510,8 @@ bench_serving() {
 			fi
 		done
 	done
+
+	unpin_serving
 
 	# Other processes on the machine only ever slow a run down, and they
 	# slow SELECT 1 (a client and a server process ping-ponging on two
