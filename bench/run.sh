@@ -562,6 +562,7 @@ record_environment() {
 	record env memory_gib "$(awk '/^MemTotal:/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)" GiB
 	record env os "$(. /etc/os-release && echo "$PRETTY_NAME")" ""
 	record env postgresql "$(bval -c 'SHOW server_version')" ""
+	record env kpreco_version "$(bval -c "SELECT default_version FROM pg_available_extensions WHERE name = 'kpreco'")" ""
 	so=$("$PG_CONFIG" --pkglibdir)/kpreco.so
 	blas=$(ldd "$so" | awk '/blas/ {print $3; exit}')
 	blas=$(readlink -f "$blas" 2>/dev/null || echo "$blas")
