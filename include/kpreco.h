@@ -13,6 +13,7 @@
 #include "kp_ials.h"
 #include "kp_idmap.h"
 #include "kp_model.h"
+#include "kp_options.h"
 #include "kp_score.h"
 
 #if PG_VERSION_NUM < 150000
@@ -40,6 +41,8 @@ extern void *kpreco_alloc_huge(MemoryContext context, Size size, const char *wha
 typedef struct KpTrainOptions
 {
 	kp_ials_params ials;
+	int32		keep_versions;	/* 1 .. KP_MAX_KEEP_VERSIONS */
+	bool		verbose;
 } KpTrainOptions;
 
 extern void kpreco_parse_options(Jsonb *options, KpTrainOptions *out);

@@ -114,6 +114,14 @@ set_option(KpTrainOptions *out, const char *key, JsonbValue *value)
 		ials->regularization = (float) bounded_number(key, value, KPRECO_MAX_REGULARIZATION);
 	else if (strcmp(key, "alpha") == 0)
 		ials->alpha = (float) bounded_number(key, value, KPRECO_MAX_ALPHA);
+	else if (strcmp(key, "keep_versions") == 0)
+		out->keep_versions = (int32) integer_value(key, value, 1, KP_MAX_KEEP_VERSIONS);
+	else if (strcmp(key, "verbose") == 0)
+	{
+		if (value->type != jbvBool)
+			wrong_type(key, "a boolean");
+		out->verbose = value->val.boolean;
+	}
 	else if (strcmp(key, "solver") == 0)
 	{
 		char	   *name = string_value(key, value);
@@ -142,7 +150,7 @@ set_option(KpTrainOptions *out, const char *key, JsonbValue *value)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown option \"%s\"", key),
-				 errhint("Known options: algorithm, factors, iterations, regularization, alpha, solver, cg_steps, seed, user_column, course_column, weight_column.")));
+				 errhint("Known options: algorithm, factors, iterations, regularization, alpha, solver, cg_steps, seed, user_column, course_column, weight_column, keep_versions, verbose.")));
 	}
 }
 
@@ -157,6 +165,7 @@ kpreco_parse_options(Jsonb *options, KpTrainOptions *out)
 
 	memset(out, 0, sizeof(*out));
 	kp_ials_default_params(&out->ials);
+	out->keep_versions = KP_DEFAULT_KEEP_VERSIONS;
 	if (options == NULL)
 		return;
 	if (!JB_ROOT_IS_OBJECT(options) || JB_ROOT_IS_SCALAR(options))
