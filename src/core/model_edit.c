@@ -1,0 +1,68 @@
+/*
+ * model_edit.c -- edits of a parsed model (see kp_model_edit.h).
+ */
+#include "kp_model_edit.h"
+
+#include <string.h>
+
+int32_t
+kp_model_find_user(const kp_model *m, int64_t user_id)
+{
+	int32_t		low = 0;
+	int32_t		high = m->n_users - 1;
+
+	while (low <= high)
+	{
+		int32_t		middle = low + (high - low) / 2;
+		int64_t		id = m->user_ids[middle];
+
+		if (id == user_id)
+			return middle;
+		if (id < user_id)
+			low = middle + 1;
+		else
+			high = middle - 1;
+	}
+	return -1;
+}
+
+kp_status
+kp_model_remove_user(kp_model *m, int32_t row)
+{
+	/* The arrays are const in kp_model because readers point into values. */
+	int64_t    *user_ids = (int64_t *) m->user_ids;
+	float	   *user_factors = (float *) m->user_factors;
+	int64_t    *seen_indptr = (int64_t *) m->seen_indptr;
+	int32_t    *seen_items = (int32_t *) m->seen_items;
+	size_t		factors = (size_t) m->factors;
+	size_t		rows_after;
+	int64_t		first_seen;
+	int64_t		removed_pairs;
+	int32_t		u;
+
+	if (row < 0 || row >= m->n_users)
+		return KP_EINVAL;
+	rows_after = (size_t) (m->n_users - 1 - row);
+	first_seen = seen_indptr[row];
+	removed_pairs = seen_indptr[row + 1] - first_seen;
+
+	memmove(user_ids + row, user_ids + row + 1, rows_after * sizeof(int64_t));
+	memmove(user_factors + (size_t) row * factors,
+			user_factors + ((size_t) row + 1) * factors,
+			rows_after * factors * sizeof(float));
+	memmove(seen_items + first_seen, seen_items + first_seen + removed_pairs,
+			(size_t) (m->nnz - first_seen - removed_pairs) * sizeof(int32_t));
+	for (u = row; u < m->n_users; u++)
+		seen_indptr[u] = seen_indptr[u + 1] - removed_pairs;
+
+	m->n_users--;
+	m->nnz -= removed_pairs;
+	m->rows_read -= removed_pairs;
+	return KP_OK;
+}
+
+size_t
+kp_model_user_ids_offset(const kp_model *m)
+{
+	return KP_MODEL_HEADER_BYTES + (((size_t) m->options_len + 7) & ~(size_t) 7);
+}
