@@ -67,6 +67,18 @@ kp_mul_size(size_t a, size_t b, size_t *out)
 	return 1;
 }
 
+/* splitmix64's finalizer: every input bit affects every output bit. */
+static inline uint64_t
+kp_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
+}
+
 const char *kp_status_message(kp_status status);
 
 #endif							/* KP_CORE_H */

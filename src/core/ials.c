@@ -119,36 +119,24 @@ gram_matvec(const float *restrict G, const float *restrict v,
 		axpy(v[k], G + (size_t) k * f, out, f);
 }
 
-/* splitmix64's finalizer. */
-static inline uint64_t
-mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= UINT64_C(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64_C(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return x;
-}
-
 #define GOLDEN_GAMMA UINT64_C(0x9e3779b97f4a7c15)
 
 void
 kp_factors_init(float *factors, int32_t n_rows, int32_t n_factors,
 				uint64_t seed, uint64_t stream)
 {
-	uint64_t	stream_key = mix64(mix64(seed) + (stream + 1) * GOLDEN_GAMMA);
+	uint64_t	stream_key = kp_mix64(kp_mix64(seed) + (stream + 1) * GOLDEN_GAMMA);
 	int32_t		row;
 	int32_t		col;
 
 	for (row = 0; row < n_rows; row++)
 	{
-		uint64_t	row_key = mix64(stream_key + ((uint64_t) row + 1) * GOLDEN_GAMMA);
+		uint64_t	row_key = kp_mix64(stream_key + ((uint64_t) row + 1) * GOLDEN_GAMMA);
 		float	   *out = factors + (size_t) row * n_factors;
 
 		for (col = 0; col < n_factors; col++)
 		{
-			uint64_t	bits = mix64(row_key + ((uint64_t) col + 1) * GOLDEN_GAMMA);
+			uint64_t	bits = kp_mix64(row_key + ((uint64_t) col + 1) * GOLDEN_GAMMA);
 
 			/* top 24 bits: a float in [0, 1) without rounding up to 1 */
 			out[col] = (float) (bits >> 40) * (1.0f / 16777216.0f) * 0.01f;

@@ -14,18 +14,6 @@
 #define MIN_SLOTS 16
 #define MIN_ID_CAPACITY 16
 
-/* splitmix64's finalizer: every input bit affects every output bit. */
-static inline uint64_t
-mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= UINT64_C(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64_C(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return x;
-}
-
 /* Smallest power-of-two slot count that keeps n ids at most half full. */
 static int
 slots_for(int64_t n, uint64_t *capacity)
@@ -60,7 +48,7 @@ alloc_slots(kp_idmap *map, uint64_t capacity)
 static void
 place(kp_idmap *map, int64_t id, int32_t index)
 {
-	uint32_t	pos = (uint32_t) mix64((uint64_t) id) & map->mask;
+	uint32_t	pos = (uint32_t) kp_mix64((uint64_t) id) & map->mask;
 
 	while (map->slots[pos] >= 0)
 		pos = (pos + 1) & map->mask;
@@ -111,7 +99,7 @@ kp_idmap_find(const kp_idmap *map, int64_t id)
 
 	if (!map->slots)
 		return -1;
-	pos = (uint32_t) mix64((uint64_t) id) & map->mask;
+	pos = (uint32_t) kp_mix64((uint64_t) id) & map->mask;
 	for (;;)
 	{
 		int32_t		index = map->slots[pos];

@@ -29,32 +29,6 @@ rng_unit(void)
 	return (double) (rng_next() >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* Allocator that adds up the bytes it hands out. */
-typedef struct counting
-{
-	size_t		total_bytes;
-	int			live;
-} counting;
-
-static void *
-counting_alloc(void *ctx, size_t size)
-{
-	counting   *c = ctx;
-
-	c->total_bytes += size;
-	c->live++;
-	return malloc(size);
-}
-
-static void
-counting_release(void *ctx, void *ptr)
-{
-	counting   *c = ctx;
-
-	c->live--;
-	free(ptr);
-}
-
 /*
  * Random n_rows × n_cols interactions with about nnz_per_row entries per row,
  * every fifth row empty; weights in [0.5, 3).
@@ -605,8 +579,8 @@ test_training(void)
 	int32_t    *rows;
 	int32_t    *cols;
 	float	   *vals;
-	counting	ctx = {0, 0};
-	kp_allocator counted = {counting_alloc, counting_release, &ctx};
+	unit_counting ctx = {0, 0, 0, 0};
+	kp_allocator counted = unit_counting_allocator(&ctx);
 	loss_trace	trace;
 	double		brute;
 	double		cholesky_loss;

@@ -19,43 +19,6 @@ splitmix64(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-/* The map's slot hash: splitmix64's finalizer on the id. */
-static uint64_t
-mix64(uint64_t x)
-{
-	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return x ^ (x >> 31);
-}
-
-typedef struct counting
-{
-	int			live;
-	int			calls;
-	int			fail_at;		/* 1-based; 0 = never */
-} counting;
-
-static void *
-counting_alloc(void *ctx, size_t size)
-{
-	counting   *c = ctx;
-
-	c->calls++;
-	if (c->fail_at && c->calls == c->fail_at)
-		return NULL;
-	c->live++;
-	return malloc(size);
-}
-
-static void
-counting_release(void *ctx, void *ptr)
-{
-	counting   *c = ctx;
-
-	c->live--;
-	free(ptr);
-}
-
 static int
 cmp_int64(const void *a, const void *b)
 {
@@ -164,7 +127,7 @@ test_collisions(void)
 	/* ids that share one home slot in the initial table */
 	for (candidate = 1; found < fit + 2; candidate++)
 	{
-		if ((mix64((uint64_t) candidate) & initial_mask) != (mix64(1) & initial_mask))
+		if ((kp_mix64((uint64_t) candidate) & initial_mask) != (kp_mix64(1) & initial_mask))
 			continue;
 		if (found <= fit)
 			colliding[found] = candidate;
@@ -220,8 +183,8 @@ test_from_array(void)
 	int64_t		dup[] = {1, 2, 1};
 	int32_t		index;
 	int32_t		remap[4];
-	counting	ctx = {0, 0, 0};
-	kp_allocator a = {counting_alloc, counting_release, &ctx};
+	unit_counting ctx = {0, 0, 0, 0};
+	kp_allocator a = unit_counting_allocator(&ctx);
 	kp_idmap	map;
 	int			ok = 1;
 	int			i;
@@ -247,8 +210,8 @@ test_from_array(void)
 static void
 test_allocation_failure(void)
 {
-	counting	ctx = {0, 0, 0};
-	kp_allocator a = {counting_alloc, counting_release, &ctx};
+	unit_counting ctx = {0, 0, 0, 0};
+	kp_allocator a = unit_counting_allocator(&ctx);
 	kp_idmap	map;
 	int32_t		index;
 	int64_t		id;

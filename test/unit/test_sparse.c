@@ -27,34 +27,6 @@ rng_below(uint32_t n)
 }
 
 /* Allocator that counts live blocks and can fail the n-th allocation. */
-typedef struct counting
-{
-	int			live;
-	int			calls;
-	int			fail_at;		/* 1-based; 0 = never */
-} counting;
-
-static void *
-counting_alloc(void *ctx, size_t size)
-{
-	counting   *c = ctx;
-
-	c->calls++;
-	if (c->fail_at && c->calls == c->fail_at)
-		return NULL;
-	c->live++;
-	return malloc(size);
-}
-
-static void
-counting_release(void *ctx, void *ptr)
-{
-	counting   *c = ctx;
-
-	c->live--;
-	free(ptr);
-}
-
 static void
 shuffle(int32_t *rows, int32_t *cols, float *vals, int64_t n)
 {
@@ -253,8 +225,8 @@ test_allocation_failure(void)
 	int32_t		rows[] = {0, 1, 1};
 	int32_t		cols[] = {1, 0, 1};
 	float		vals[] = {1.0f, 2.0f, 3.0f};
-	counting	ctx = {0, 0, 0};
-	kp_allocator a = {counting_alloc, counting_release, &ctx};
+	unit_counting ctx = {0, 0, 0, 0};
+	kp_allocator a = unit_counting_allocator(&ctx);
 	kp_csr		m;
 	int			fail_at;
 	int			all_enomem = 1;
