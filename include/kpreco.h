@@ -7,7 +7,9 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "access/tupdesc.h"
 #include "utils/jsonb.h"
+#include "utils/tuplestore.h"
 
 #include "kp_core.h"
 #include "kp_ials.h"
@@ -51,6 +53,15 @@ extern char *kpreco_options_json(const KpTrainOptions *options);
 /* model_type.c */
 extern struct varlena *kpreco_model_build(const kp_model *fields);
 extern void kpreco_model_parse(struct varlena *value, kp_model *out);
+
+/* serve.c: materialised output of set-returning functions. */
+typedef struct KpResultSet
+{
+	Tuplestorestate *store;
+	TupleDesc	desc;
+} KpResultSet;
+
+extern KpResultSet kpreco_begin_result_set(FunctionCallInfo fcinfo);
 
 /* model_cache.c: ready-to-score models of this backend. */
 typedef struct KpServingModel
