@@ -11,6 +11,13 @@
  * latest snapshot, not the transaction's, so what is cached is what is
  * committed (or written by this very transaction, whose own invalidations
  * are replayed locally if it aborts).
+ *
+ * Row-level security decides which models a role may read, and the registry
+ * is read through SPI as the current user: so the cached registry belongs to
+ * the role that read it, and is read again when the current user changes
+ * (SET ROLE, a SECURITY DEFINER function) or when role memberships or roles
+ * change.  A loaded model is served only through an entry of the current
+ * role's registry.
  */
 #include "postgres.h"
 
@@ -21,11 +28,13 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "kpreco.h"
 
@@ -49,6 +58,7 @@ static MemoryContext registry_context = NULL;
 static RegistryEntry *registry = NULL;
 static int	registry_count = 0;
 static bool registry_loaded = false;
+static Oid	registry_user = InvalidOid;	/* the role the registry was read as */
 static uint64 catalog_generation = 1;
 static uint64 registry_generation = 0;
 static Oid	registry_relid = InvalidOid;
@@ -62,6 +72,13 @@ catalog_relcache_callback(Datum arg, Oid relid)
 		catalog_generation++;
 }
 
+/* A role or a role membership changed: what a role may read may have too. */
+static void
+roles_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	catalog_generation++;
+}
+
 void
 kpreco_cache_init(void)
 {
@@ -70,6 +87,8 @@ kpreco_cache_init(void)
 	registry_context = AllocSetContextCreate(cache_context, "kpreco registry",
 											 ALLOCSET_SMALL_SIZES);
 	CacheRegisterRelcacheCallback(catalog_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, roles_syscache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, roles_syscache_callback, (Datum) 0);
 }
 
 /* Statement trigger on the catalog tables: tell every backend at commit. */
@@ -153,6 +172,7 @@ load_registry(void)
 	SPI_finish();
 
 	registry_generation = IsInParallelMode() ? 0 : generation;
+	registry_user = GetUserId();
 	registry_loaded = true;
 }
 
@@ -273,7 +293,8 @@ prepare_serving(KpServingModel *s)
 /*
  * Loads a version into a context that hangs off the current (transient)
  * context while it is being built, so an error half-way frees it; only a
- * complete model is moved under the cache.
+ * complete model is moved under the cache.  NULL when the version is not
+ * there (any more) for the current role.
  */
 static LoadedModel *
 load_model(const RegistryEntry *entry)
@@ -291,20 +312,22 @@ load_model(const RegistryEntry *entry)
 	s->context = context;
 	s->name = MemoryContextStrdup(context, entry->name);
 	s->version = entry->version;
-	loaded->row_xmin = entry->row_xmin;
 
 	args[0] = Int64GetDatum(entry->version);
 	SPI_connect();
-	execute_latest("SELECT model FROM kpreco.model_versions WHERE version = $1",
+	execute_latest("SELECT model, xmin::text::int8 FROM kpreco.model_versions WHERE version = $1",
 				   1, argtypes, args);
 	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("version " INT64_FORMAT " of kpreco model \"%s\" is missing", entry->version, entry->name),
-				 errhint("Retrain the model or activate another version.")));
+	{
+		SPI_finish();
+		MemoryContextDelete(context);
+		return NULL;
+	}
 	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		elog(ERROR, "kpreco: model value of version " INT64_FORMAT " is NULL", entry->version);
+	/* The row may have been rewritten since the registry was read. */
+	loaded->row_xmin = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	old = MemoryContextSwitchTo(context);
 	s->raw = PG_DETOAST_DATUM_COPY(value);
 	MemoryContextSwitchTo(old);
@@ -334,6 +357,13 @@ prune_models(void)
 	}
 }
 
+static void
+refresh_registry(void)
+{
+	load_registry();
+	prune_models();
+}
+
 KpServingModel *
 kpreco_serving_model(text *name)
 {
@@ -342,11 +372,9 @@ kpreco_serving_model(text *name)
 	LoadedModel *loaded;
 	MemoryContext old;
 
-	if (!registry_loaded || registry_generation != catalog_generation)
-	{
-		load_registry();
-		prune_models();
-	}
+	if (!registry_loaded || registry_generation != catalog_generation ||
+		registry_user != GetUserId())
+		refresh_registry();
 	entry = resolve_model(name);
 
 	foreach(cell, loaded_models)
@@ -362,6 +390,21 @@ kpreco_serving_model(text *name)
 	}
 
 	loaded = load_model(entry);
+	if (loaded == NULL)
+	{
+		/*
+		 * The version was dropped, pruned or rewritten since the registry was
+		 * read: read it again, so that a dropped model gives the usual error.
+		 */
+		refresh_registry();
+		entry = resolve_model(name);
+		loaded = load_model(entry);
+		if (loaded == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("kpreco model \"%s\" is changing", entry->name),
+					 errhint("Try again.")));
+	}
 	old = MemoryContextSwitchTo(cache_context);
 	loaded_models = lappend(loaded_models, loaded);
 	MemoryContextSwitchTo(old);

@@ -10,10 +10,12 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "access/detoast.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "kp_model_edit.h"
 #include "kpreco.h"
 
 PG_FUNCTION_INFO_V1(kpreco_model_in);
@@ -23,6 +25,8 @@ PG_FUNCTION_INFO_V1(kpreco_model_send);
 PG_FUNCTION_INFO_V1(kpreco_model_from_bytea);
 PG_FUNCTION_INFO_V1(kpreco_model_to_bytea);
 PG_FUNCTION_INFO_V1(kpreco_model_info);
+PG_FUNCTION_INFO_V1(kpreco_model_has_user);
+PG_FUNCTION_INFO_V1(kpreco_model_without_user);
 
 static void
 validate_options_json(const kp_model *m)
@@ -212,4 +216,79 @@ kpreco_model_info(PG_FUNCTION_ARGS)
 	appendBinaryStringInfo(&buf, m.options_json, m.options_len);
 	appendStringInfoChar(&buf, '}');
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/* Bytes [offset, offset + length) of a model value, counted like the format. */
+static struct varlena *
+model_slice(Datum value, Size offset, Size length)
+{
+	struct varlena *slice = PG_DETOAST_DATUM_SLICE(value, offset - VARHDRSZ, length);
+
+	if (VARSIZE_ANY_EXHDR(slice) != length)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid kpreco.model value: truncated at byte %zu", (size_t) (offset + length)),
+				 errhint("Retrain the model with kpreco.train().")));
+	return slice;
+}
+
+/*
+ * model_has_user(model, user_id): whether the model has factors for the
+ * user.  Reads the header and the user ids only, not the whole value, so
+ * that kpreco.forget_user() can skip the versions that do not know the user.
+ */
+Datum
+kpreco_model_has_user(PG_FUNCTION_ARGS)
+{
+	Datum		value = PG_GETARG_DATUM(0);
+	int64		user_id = PG_GETARG_INT64(1);
+	char		header[KP_MODEL_HEADER_BYTES];
+	char		problem[256];
+	struct varlena *slice;
+	kp_model	m;
+	int64	   *user_ids;
+	Size		ids_bytes;
+
+	memset(header, 0, VARHDRSZ);
+	slice = model_slice(value, VARHDRSZ, KP_MODEL_HEADER_BYTES - VARHDRSZ);
+	memcpy(header + VARHDRSZ, VARDATA_ANY(slice), KP_MODEL_HEADER_BYTES - VARHDRSZ);
+	if (kp_model_read_header(header, sizeof(header), toast_raw_datum_size(value),
+							 &m, problem, sizeof(problem)) != KP_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid kpreco.model value: %s", problem),
+				 errhint("Retrain the model with kpreco.train().")));
+	if (m.n_users == 0)
+		PG_RETURN_BOOL(false);
+
+	ids_bytes = sizeof(int64) * (Size) m.n_users;
+	slice = model_slice(value, kp_model_user_ids_offset(&m), ids_bytes);
+	/* The slice's data is only 4-byte aligned: copy the ids out. */
+	user_ids = palloc(ids_bytes);
+	memcpy(user_ids, VARDATA_ANY(slice), ids_bytes);
+	m.user_ids = user_ids;
+	PG_RETURN_BOOL(kp_model_find_user(&m, user_id) >= 0);
+}
+
+/*
+ * model_without_user(model, user_id): the model without that user's factors
+ * and training courses; the value unchanged when the model does not know
+ * the user.  Course factors stay as they were trained.
+ */
+Datum
+kpreco_model_without_user(PG_FUNCTION_ARGS)
+{
+	struct varlena *value = PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
+	int64		user_id = PG_GETARG_INT64(1);
+	kp_model	m;
+	int32		row;
+
+	kpreco_model_parse(value, &m);
+	row = kp_model_find_user(&m, user_id);
+	if (row < 0)
+		PG_RETURN_POINTER(value);
+	/* The arrays point into our own copy (or kpreco_model_parse's): editable. */
+	if (kp_model_remove_user(&m, row) != KP_OK)
+		elog(ERROR, "kpreco: could not remove user row %d", row);
+	PG_RETURN_POINTER(kpreco_model_build(&m));
 }

@@ -27,18 +27,12 @@ PG_FUNCTION_INFO_V1(kpreco_predict);
 PG_FUNCTION_INFO_V1(kpreco_user_factors);
 PG_FUNCTION_INFO_V1(kpreco_course_factors);
 
-typedef struct ResultSet
-{
-	Tuplestorestate *store;
-	TupleDesc	desc;
-} ResultSet;
-
 /* Sets up materialised output (what InitMaterializedSRF does in 15+). */
-static ResultSet
-begin_result_set(FunctionCallInfo fcinfo)
+KpResultSet
+kpreco_begin_result_set(FunctionCallInfo fcinfo)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ResultSet	result;
+	KpResultSet result;
 	MemoryContext old;
 
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
@@ -82,7 +76,7 @@ get_k(FunctionCallInfo fcinfo, int argno, int32 *k)
 }
 
 static void
-put_ranked_row(ResultSet *result, int64 id, float score, bool score_null, int32 rank)
+put_ranked_row(KpResultSet *result, int64 id, float score, bool score_null, int32 rank)
 {
 	Datum		values[3];
 	bool		nulls[3] = {false, score_null, false};
@@ -94,7 +88,7 @@ put_ranked_row(ResultSet *result, int64 id, float score, bool score_null, int32 
 }
 
 static void
-put_top(ResultSet *result, KpServingModel *s, const kp_qmatrix *Q, const float *F,
+put_top(KpResultSet *result, KpServingModel *s, const kp_qmatrix *Q, const float *F,
 		const float *x, const int32 *excluded, int64 n_excluded, int32 k)
 {
 	int32		n = kp_score_topk(Q, F, x, excluded, n_excluded, k, &s->scratch,
@@ -113,7 +107,7 @@ put_top(ResultSet *result, KpServingModel *s, const kp_qmatrix *Q, const float *
 Datum
 kpreco_recommend(PG_FUNCTION_ARGS)
 {
-	ResultSet	result = begin_result_set(fcinfo);
+	KpResultSet result = kpreco_begin_result_set(fcinfo);
 	KpServingModel *s;
 	const kp_model *m;
 	int32		k;
@@ -151,7 +145,7 @@ kpreco_recommend(PG_FUNCTION_ARGS)
 Datum
 kpreco_similar_courses(PG_FUNCTION_ARGS)
 {
-	ResultSet	result = begin_result_set(fcinfo);
+	KpResultSet result = kpreco_begin_result_set(fcinfo);
 	KpServingModel *s;
 	const kp_model *m;
 	int32		k;
@@ -195,7 +189,7 @@ static void
 put_factor_rows(FunctionCallInfo fcinfo, const int64 *ids, const float *factors,
 				int32 n_rows, int32 n_factors)
 {
-	ResultSet	result = begin_result_set(fcinfo);
+	KpResultSet result = kpreco_begin_result_set(fcinfo);
 	Datum	   *elements = palloc(sizeof(Datum) * n_factors);
 	int32		row;
 

@@ -5,18 +5,32 @@
  * Rows are mapped to dense indices as they arrive (12 bytes a row), ids are
  * renumbered in ascending order before training so that the model depends
  * only on the set of rows, not on the order the scan returns them in.
+ *
+ * Every training keeps a record per iteration (its seconds, and the loss
+ * when the option verbose asks for it).  The version id of the model is
+ * only assigned when the row is inserted, after this aggregate has
+ * finished, so the records of the last successful training stay in backend
+ * memory and kpreco.train() files them in kpreco.training_log under the new
+ * version through kpreco.last_training_log(), in the same transaction.
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "kp_sparse.h"
 #include "kpreco.h"
 
 PG_FUNCTION_INFO_V1(kpreco_train_transfn);
 PG_FUNCTION_INFO_V1(kpreco_train_finalfn);
+PG_FUNCTION_INFO_V1(kpreco_last_training_log);
 
 #define INITIAL_ROWS 4096
 
@@ -28,9 +42,17 @@ typedef struct BadRow
 	int64		course_id;
 } BadRow;
 
+typedef struct IterationRecord
+{
+	double		loss;			/* NaN when not computed */
+	double		seconds;		/* of this iteration, without the loss */
+	TimestampTz logged_at;
+} IterationRecord;
+
 typedef struct TrainState
 {
 	MemoryContext context;
+	instr_time	started;		/* at the first row */
 	kp_allocator alloc;
 	KpTrainOptions options;
 	kp_idmap	users;
@@ -47,6 +69,22 @@ typedef struct TrainState
 	BadRow		not_a_number;
 	BadRow		infinite;
 } TrainState;
+
+/* What the iteration callback needs to time, log and report an iteration. */
+typedef struct TrainingProgress
+{
+	const TrainState *state;
+	const kp_csr *user_items;
+	const float *user_factors;
+	const float *item_factors;
+	instr_time	iteration_started;
+	IterationRecord *records;	/* params.iterations of them */
+} TrainingProgress;
+
+/* The iterations of the last training that completed in this backend. */
+static MemoryContext last_log_context = NULL;
+static IterationRecord *last_log = NULL;
+static int32 last_log_count = 0;
 
 static Size
 max_training_bytes(void)
@@ -72,6 +110,7 @@ create_state(MemoryContext aggcontext, Jsonb *options)
 	TrainState *state = palloc0(sizeof(TrainState));
 
 	state->context = aggcontext;
+	INSTR_TIME_SET_CURRENT(state->started);
 	kpreco_allocator_init(&state->alloc, aggcontext);
 	kpreco_parse_options(options, &state->options);
 	if (kp_idmap_init(&state->users, &state->alloc, 1024) != KP_OK ||
@@ -252,6 +291,58 @@ check_memory(TrainState *state)
 		refuse_memory("training needs", needed);
 }
 
+static double
+seconds_since(instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	return INSTR_TIME_GET_DOUBLE(now);
+}
+
+/*
+ * Called by the core after each iteration.  The time of the loss pass is
+ * left out of the iteration's seconds, so that they do not depend on verbose.
+ */
+static int
+on_iteration(void *arg, int32 iteration)
+{
+	TrainingProgress *progress = (TrainingProgress *) arg;
+	const TrainState *state = progress->state;
+	IterationRecord *record = &progress->records[iteration - 1];
+
+	record->seconds = seconds_since(progress->iteration_started);
+	record->logged_at = GetCurrentTimestamp();
+	record->loss = get_float8_nan();
+	CHECK_FOR_INTERRUPTS();
+	if (state->options.verbose)
+	{
+		record->loss = kp_ials_loss(progress->user_items, progress->user_factors,
+									progress->item_factors, &state->options.ials);
+		ereport(NOTICE,
+				(errmsg("iteration %d of %d: loss %.6g, %.2f s elapsed",
+						iteration, state->options.ials.iterations, record->loss,
+						seconds_since(state->started))));
+		CHECK_FOR_INTERRUPTS();
+	}
+	INSTR_TIME_SET_CURRENT(progress->iteration_started);
+	return 0;
+}
+
+/* Keeps the records of a completed training for kpreco.last_training_log(). */
+static void
+publish_log(const IterationRecord *records, int32 count)
+{
+	if (last_log_context == NULL)
+		last_log_context = AllocSetContextCreate(TopMemoryContext, "kpreco training log",
+												 ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(last_log_context);
+	last_log = MemoryContextAlloc(last_log_context, sizeof(IterationRecord) * Max(count, 1));
+	memcpy(last_log, records, sizeof(IterationRecord) * count);
+	last_log_count = count;
+}
+
 Datum
 kpreco_train_finalfn(PG_FUNCTION_ARGS)
 {
@@ -267,9 +358,15 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 	kp_model	fields;
 	char	   *options_json;
 	struct varlena *result;
+	TrainingProgress progress;
 
 	check_rows(state);
 	params = &state->options.ials;
+	if (state->options.verbose)
+		ereport(NOTICE,
+				(errmsg("read " INT64_FORMAT " rows: " INT64_FORMAT " interactions of %d users and %d courses, %.2f s elapsed",
+						state->rows_read, state->n_rows, state->users.count, state->items.count,
+						seconds_since(state->started))));
 	check_memory(state);
 
 	work = AllocSetContextCreate(CurrentMemoryContext, "kpreco training", ALLOCSET_DEFAULT_SIZES);
@@ -294,9 +391,17 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 
 	user_factors = kpreco_alloc_huge(work, (Size) user_items.n_rows * params->factors * sizeof(float), "user factors");
 	item_factors = kpreco_alloc_huge(work, (Size) user_items.n_cols * params->factors * sizeof(float), "course factors");
+	memset(&progress, 0, sizeof(progress));
+	progress.state = state;
+	progress.user_items = &user_items;
+	progress.user_factors = user_factors;
+	progress.item_factors = item_factors;
+	progress.records = MemoryContextAlloc(work, sizeof(IterationRecord) * Max(params->iterations, 1));
+	INSTR_TIME_SET_CURRENT(progress.iteration_started);
 	kpreco_report_status(kp_ials_train(&alloc, &user_items, &item_users, params,
 									   user_factors, item_factors,
-									   kpreco_check_interrupts, NULL, NULL, NULL),
+									   kpreco_check_interrupts, NULL,
+									   on_iteration, &progress),
 						 "training");
 	kp_csr_free(&alloc, &item_users);
 	/* Only the structure of user_items goes into the model: drop the weights. */
@@ -324,8 +429,38 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 	fields.item_factors = item_factors;
 	fields.seen_indptr = user_items.indptr;
 	fields.seen_items = user_items.indices;
+	CHECK_FOR_INTERRUPTS();
 	result = kpreco_model_build(&fields);
+	if (state->options.verbose)
+		ereport(NOTICE,
+				(errmsg("built the model: %zu bytes, %.2f s elapsed",
+						(size_t) VARSIZE(result), seconds_since(state->started))));
 
+	publish_log(progress.records, params->iterations);
 	MemoryContextDelete(work);
 	PG_RETURN_POINTER(result);
+}
+
+/*
+ * last_training_log(): iteration, loss, seconds and time of each iteration
+ * of the last training that completed in this session.
+ */
+Datum
+kpreco_last_training_log(PG_FUNCTION_ARGS)
+{
+	KpResultSet result = kpreco_begin_result_set(fcinfo);
+	int32		i;
+
+	for (i = 0; i < last_log_count; i++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, isnan(last_log[i].loss), false, false};
+
+		values[0] = Int32GetDatum(i + 1);
+		values[1] = Float8GetDatum(last_log[i].loss);
+		values[2] = Float8GetDatum(last_log[i].seconds);
+		values[3] = TimestampTzGetDatum(last_log[i].logged_at);
+		tuplestore_putvalues(result.store, result.desc, values, nulls);
+	}
+	return (Datum) 0;
 }
