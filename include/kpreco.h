@@ -24,8 +24,6 @@
 
 #define KPRECO_SCHEMA "kpreco"
 #define KPRECO_MAX_MODEL_NAME 200	/* bytes */
-#define KPRECO_MAX_REGULARIZATION 1e6
-#define KPRECO_MAX_ALPHA 1e6
 
 /* Settings (kpreco.c). */
 extern char *kpreco_default_model;
@@ -39,13 +37,11 @@ extern void kpreco_apply_blas_threads(void);
 extern void kpreco_report_status(kp_status status, const char *what);
 extern void *kpreco_alloc_huge(MemoryContext context, Size size, const char *what);
 
-/* options.c: training options given as jsonb. */
-typedef struct KpTrainOptions
-{
-	kp_ials_params ials;
-	int32		keep_versions;	/* 1 .. KP_MAX_KEEP_VERSIONS */
-	bool		verbose;
-} KpTrainOptions;
+/*
+ * options.c: training options given as jsonb, parsed by the core
+ * (kp_options.h): ials, keep_versions, verbose and the column names.
+ */
+typedef kp_train_options KpTrainOptions;
 
 extern void kpreco_parse_options(Jsonb *options, KpTrainOptions *out);
 extern char *kpreco_options_json(const KpTrainOptions *options);
