@@ -223,6 +223,10 @@ DECLARE
 	owning_model text;
 BEGIN
 	PERFORM kpreco.lock_owned_model(activate.model);
+	IF activate.version IS NULL THEN
+		RAISE EXCEPTION 'version must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF NOT EXISTS (SELECT 1 FROM kpreco.model_versions v
 					WHERE v.name = activate.model AND v.version = activate.version) THEN
 		SELECT v.name INTO owning_model FROM kpreco.model_versions v WHERE v.version = activate.version;
@@ -232,7 +236,7 @@ BEGIN
 					  DETAIL = format('Version %s belongs to kpreco model "%s".', activate.version, owning_model),
 					  HINT = format('SELECT version FROM kpreco.models WHERE name = %L lists its versions.', activate.model);
 		END IF;
-		RAISE EXCEPTION 'kpreco model "%" has no version %', activate.model, coalesce(activate.version::text, 'NULL')
+		RAISE EXCEPTION 'kpreco model "%" has no version %', activate.model, activate.version
 			USING ERRCODE = 'undefined_object',
 				  HINT = format('SELECT version FROM kpreco.models WHERE name = %L lists its versions.', activate.model);
 	END IF;
@@ -262,8 +266,12 @@ DECLARE
 	grantee name := CASE WHEN lower(grant_model.reader) = 'public' THEN 'public' ELSE grant_model.reader END;
 BEGIN
 	PERFORM kpreco.lock_owned_model(grant_model.model);
-	IF grantee IS NULL OR (grantee <> 'public' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = grantee)) THEN
-		RAISE EXCEPTION 'role "%" does not exist', coalesce(grant_model.reader::text, 'NULL')
+	IF grantee IS NULL THEN
+		RAISE EXCEPTION 'role name must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF grantee <> 'public' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = grantee) THEN
+		RAISE EXCEPTION 'role "%" does not exist', grantee
 			USING ERRCODE = 'undefined_object';
 	END IF;
 	UPDATE kpreco.model_registry

@@ -223,7 +223,7 @@ resolve_model(text *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("kpreco model \"%.*s\" does not exist", len, wanted),
-				 errhint("SELECT name FROM kpreco.models lists the trained models.")));
+				 errhint("SELECT DISTINCT name FROM kpreco.models lists the models this role can read.")));
 	return entry;
 }
 
