@@ -44,13 +44,19 @@ typedef struct RegistryEntry
 {
 	char	   *name;
 	int64		version;
-	int64		row_xmin;		/* changes if a stored version is rewritten */
+	/*
+	 * The row's inserting transaction and command: a version rewritten,
+	 * or a number reused after a TRUNCATE, is a row with another pair.
+	 */
+	int64		row_xmin;
+	int64		row_cmin;
 } RegistryEntry;
 
 typedef struct LoadedModel
 {
 	KpServingModel serving;
 	int64		row_xmin;
+	int64		row_cmin;
 } LoadedModel;
 
 static MemoryContext cache_context = NULL;
@@ -151,7 +157,7 @@ load_registry(void)
 	registry_loaded = false;
 
 	SPI_connect();
-	execute_latest("SELECT r.name, r.active_version, v.xmin::text::int8"
+	execute_latest("SELECT r.name, r.active_version, v.xmin::text::int8, v.cmin::text::int8"
 				   " FROM kpreco.model_registry r"
 				   " JOIN kpreco.model_versions v ON v.version = r.active_version",
 				   0, NULL, NULL);
@@ -167,6 +173,7 @@ load_registry(void)
 										  TextDatumGetCString(SPI_getbinval(tuple, desc, 1, &isnull)));
 		entry->version = DatumGetInt64(SPI_getbinval(tuple, desc, 2, &isnull));
 		entry->row_xmin = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+		entry->row_cmin = DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
 	}
 	registry_count = (int) SPI_processed;
 	SPI_finish();
@@ -315,7 +322,7 @@ load_model(const RegistryEntry *entry)
 
 	args[0] = Int64GetDatum(entry->version);
 	SPI_connect();
-	execute_latest("SELECT model, xmin::text::int8 FROM kpreco.model_versions WHERE version = $1",
+	execute_latest("SELECT model, xmin::text::int8, cmin::text::int8 FROM kpreco.model_versions WHERE version = $1",
 				   1, argtypes, args);
 	if (SPI_processed != 1)
 	{
@@ -328,6 +335,7 @@ load_model(const RegistryEntry *entry)
 		elog(ERROR, "kpreco: model value of version " INT64_FORMAT " is NULL", entry->version);
 	/* The row may have been rewritten since the registry was read. */
 	loaded->row_xmin = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	loaded->row_cmin = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 	old = MemoryContextSwitchTo(context);
 	s->raw = PG_DETOAST_DATUM_COPY(value);
 	MemoryContextSwitchTo(old);
@@ -382,7 +390,8 @@ kpreco_serving_model(text *name)
 		loaded = lfirst(cell);
 		if (strcmp(loaded->serving.name, entry->name) != 0)
 			continue;
-		if (loaded->serving.version == entry->version && loaded->row_xmin == entry->row_xmin)
+		if (loaded->serving.version == entry->version && loaded->row_xmin == entry->row_xmin &&
+			loaded->row_cmin == entry->row_cmin)
 			return &loaded->serving;
 		loaded_models = list_delete_ptr(loaded_models, loaded);
 		MemoryContextDelete(loaded->serving.context);
