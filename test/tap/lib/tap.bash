@@ -5,6 +5,7 @@
 #   ok_if CONDITION NAME      one test: the shell arithmetic CONDITION holds
 #   q DB SQL [ROLE]           the result of SQL, unaligned, tuples only
 #   sqlstate DB SQL [ROLE]    "SQLSTATE: message" of the error SQL raises, or "no error"
+#   now_ms                    wall clock in milliseconds
 
 TAP_COUNT=0
 
@@ -40,4 +41,9 @@ sqlstate() {
 	else
 		sed -n 's/^\(psql:[^ ]* \)\{0,1\}ERROR:  \([0-9A-Z]\{5\}\): /\2: /p' <<<"$out" | head -n 1
 	fi
+}
+
+now_ms() {
+	local now=${EPOCHREALTIME/[.,]/}
+	echo $((now / 1000))
 }
