@@ -84,7 +84,8 @@ kpreco_model_build(const kp_model *fields)
 				 errmsg("model too large: %d users and %d courses with %d factors exceed the 1 GB limit of a value",
 						fields->n_users, fields->n_items, fields->factors),
 				 errhint("Use fewer factors or train on fewer users.")));
-	value = (struct varlena *) palloc0(size);
+	/* Not zeroed: kp_model_write sets every byte after the length word. */
+	value = (struct varlena *) palloc(size);
 	status = kp_model_write(fields, value, size);
 	if (status != KP_OK)
 		elog(ERROR, "kpreco: could not serialise model: %s", kp_status_message(status));
