@@ -13,6 +13,10 @@
  * rescored.  Codes are stored in blocks of 16 rows, dimension-major, so the
  * approximate pass is a vertical multiply-add over 16 rows at a time.
  *
+ * Bounds computed in float underflow when values are tiny: with a nonzero
+ * row or a query whose largest value is below 2^-40 (never the case for
+ * trained factors), every row is scored instead.
+ *
  * Rows are stored in order of decreasing length.  Since x·y_i <= ‖x‖·‖y_i‖,
  * the scan stops at the first block whose longest row cannot reach the
  * k-th best lower bound found so far.  With popularity as skewed as on
@@ -35,6 +39,7 @@ typedef struct kp_qmatrix
 	float	   *block_max_norm; /* longest row of each block */
 	int32_t    *row_at;			/* position -> row of F */
 	int32_t    *position_of;	/* row of F -> position */
+	int32_t		n_tiny_rows;	/* nonzero rows whose bounds would underflow */
 } kp_qmatrix;
 
 /* Quantises F (n_rows × n_cols, row-major). */

@@ -15,6 +15,9 @@
 /* Rounding of the approximate pass is far below 1% of the bound. */
 #define BOUND_SLACK 1.01f
 
+/* Below this, products and norms in the bounds can underflow (see kp_score.h). */
+#define TINY_VALUE 0x1p-40f
+
 static int32_t
 block_count(int32_t n_rows)
 {
@@ -130,6 +133,8 @@ kp_qmatrix_build(const kp_allocator *alloc, const float *F,
 										pos % KP_SCORE_BLOCK);
 		if (norms[pos].norm > out->block_max_norm[block])
 			out->block_max_norm[block] = norms[pos].norm;
+		if (out->scales[pos] > 0 && out->scales[pos] * 127.0f < TINY_VALUE)
+			out->n_tiny_rows++;
 	}
 	kp_free(alloc, norms);
 	return KP_OK;
@@ -394,7 +399,9 @@ kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 	int32_t		f = Q->n_cols;
 	int32_t		n_blocks = block_count(n);
 	float		half_l1 = 0;
+	float		x_max = 0;
 	float		x_norm;
+	int			score_all;
 	float		threshold = -INFINITY;
 	int32_t		heap_size = 0;
 	int32_t		scanned = 0;
@@ -408,14 +415,24 @@ kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 	if (k > n)
 		k = n;
 	for (i = 0; i < f; i++)
+	{
 		half_l1 += fabsf(x[i]);
+		if (fabsf(x[i]) > x_max)
+			x_max = fabsf(x[i]);
+	}
 	half_l1 *= 0.5f * BOUND_SLACK;
 	x_norm = sqrtf(kp_dot(x, x, f)) * BOUND_SLACK;
+	score_all = Q->n_tiny_rows > 0 || x_max < TINY_VALUE;
 
 	mark_excluded(Q, excluded, n_excluded, scratch->excluded_lanes, 1);
 
+	if (score_all)
+		for (pos = 0; pos < n; pos++)
+			if (!((scratch->excluded_lanes[pos / KP_SCORE_BLOCK] >> (pos % KP_SCORE_BLOCK)) & 1))
+				scratch->candidates[n_candidates++] = Q->row_at[pos];
+
 	/* Blocks in order of decreasing row length, until none can reach the top k. */
-	for (; scanned < n_blocks; scanned++)
+	for (; !score_all && scanned < n_blocks; scanned++)
 	{
 		float	   *lower = scratch->lower + (size_t) scanned * KP_SCORE_BLOCK;
 		uint32_t	skip = scratch->excluded_lanes[scanned];
