@@ -19,7 +19,6 @@
 
 #include "miscadmin.h"
 #include "portability/instr_time.h"
-#include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
