@@ -388,8 +388,8 @@ test_numbers_against_strtod(void)
 
 	for (round = 0; round < 20000; round++)
 	{
-		char		number[1100];
-		char		json[1200];
+		char		number[2048];	/* up to 900 + 900 digits and an exponent */
+		char		json[2100];
 		kp_train_options o;
 		size_t		n = 0;
 		int			int_digits;
