@@ -41,7 +41,7 @@ typedef struct kp_train_options
 	kp_ials_params ials;
 	int32_t		keep_versions;	/* 1 .. KP_MAX_KEEP_VERSIONS */
 	bool		verbose;
-	/* Source columns; "" when not given or given as null. */
+	/* Source columns; "" when not given. */
 	char		user_column[KP_MAX_COLUMN_BYTES + 1];
 	char		course_column[KP_MAX_COLUMN_BYTES + 1];
 	char		weight_column[KP_MAX_COLUMN_BYTES + 1];

@@ -810,15 +810,9 @@ choice_option(parser *ps, const member *m, const char *const *choices, int n_cho
 	return fail(ps, hint, "option \"%s\" has unknown value \"%s\"", key_names[m->name], quoted);
 }
 
-/* A column name, or null for "not given". */
 static bool
 column_option(parser *ps, const member *m, char *column)
 {
-	if (ps->text[m->value] == 'n')
-	{
-		column[0] = '\0';
-		return true;
-	}
 	if (ps->text[m->value] != '"')
 		return wrong_type(ps, m->name, "a column name string");
 	if (!short_string(ps, m, column, KP_MAX_COLUMN_BYTES + 1) || column[0] == '\0')

@@ -119,9 +119,8 @@ test_defaults_and_every_key(void)
 			"every key is stored");
 	unit_ok(kp_ials_check_params(&o.ials) == NULL, "and the solver accepts them");
 
-	unit_ok(parse("{\"solver\": \"cg\", \"verbose\": false, \"user_column\": null}", &o) == KP_OK &&
-			o.ials.solver == KP_SOLVER_CG && !o.verbose && o.user_column[0] == '\0',
-			"solver cg, verbose false, a null column means not given");
+	unit_ok(parse("{\"solver\": \"cg\", \"verbose\": false}", &o) == KP_OK &&
+			o.ials.solver == KP_SOLVER_CG && !o.verbose, "solver cg, verbose false");
 	unit_ok(parse("{\"iterations\": 0, \"keep_versions\": 1}", &o) == KP_OK &&
 			o.ials.iterations == 0 && o.keep_versions == 1, "lower bounds are inclusive");
 	unit_ok(parse("{\"factors\": 1024, \"iterations\": 1000, \"cg_steps\": 64, \"keep_versions\": 1000, "
@@ -230,8 +229,10 @@ test_columns(void)
 			"column length counts bytes of the decoded UTF-8");
 	unit_ok(parse("{\"weight_column\": \"a\\\"b\\\\c\\/d\\te\"}", &o) == KP_OK &&
 			strcmp(o.weight_column, "a\"b\\c/d\te") == 0, "escapes in a column name are decoded");
-	unit_ok(parse("{\"user_column\": \"x\", \"user_column\": null}", &o) == KP_OK && o.user_column[0] == '\0',
-			"a later null column replaces an earlier name");
+	expect_error("{\"user_column\": null}", "option \"user_column\" must be a column name string", NULL,
+				 "a null column is refused, as kpreco.train() refuses it");
+	unit_ok(parse("{\"user_column\": null, \"user_column\": \"x\"}", &o) == KP_OK &&
+			strcmp(o.user_column, "x") == 0, "... unless a later duplicate names a column");
 }
 
 static void
