@@ -64,3 +64,29 @@ cli: bench/kpreco_cli
 bench/kpreco_cli: bench/kpreco_cli.c $(CLI_SRCS) $(HEADERS)
 	$(UNIT_CC) -std=gnu99 -O3 $(OPTFLAGS) -Wall -Wextra -Iinclude $(BLAS_CFLAGS) \
 		-o $@ bench/kpreco_cli.c $(CLI_SRCS) $(BLAS_LIBS) -lm
+
+# The unit tests under AddressSanitizer and UBSan, where any report fails the
+# run: built for this CPU (its AVX-512 or AVX2 kernels), for AVX2, and with
+# no vector extensions (the plain C loops).  The core is compiled once per build.
+ASAN_CFLAGS = -std=c99 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -Wall -Wextra -Wno-unused-parameter
+ASAN_VARIANTS = native portable $(if $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo y),avx2)
+UNIT_ASAN_BINS = $(foreach variant,$(ASAN_VARIANTS),\
+	$(patsubst test/unit/%.c,test/unit/bin/asan-$(variant)/%,$(UNIT_SRCS)))
+
+# $(1): build name, $(2): its code generation flags
+define unit_asan_build
+ASAN_CORE_OBJS_$(1) = $$(patsubst src/core/%.c,test/unit/bin/asan-$(1)/core/%.o,$$(CORE_SRCS))
+test/unit/bin/asan-$(1)/core/%.o: src/core/%.c $$(HEADERS)
+	@mkdir -p $$(@D)
+	$$(UNIT_CC) $$(ASAN_CFLAGS) $(2) -Iinclude $$(BLAS_CFLAGS) -c -o $$@ $$<
+test/unit/bin/asan-$(1)/%: test/unit/%.c test/unit/unit.h $$(ASAN_CORE_OBJS_$(1))
+	$$(UNIT_CC) $$(ASAN_CFLAGS) $(2) -Iinclude $$(BLAS_CFLAGS) -o $$@ $$< $$(ASAN_CORE_OBJS_$(1)) $$(BLAS_LIBS) -lm
+endef
+$(eval $(call unit_asan_build,native,$(OPTFLAGS)))
+$(eval $(call unit_asan_build,avx2,-mavx2 -mfma))
+$(eval $(call unit_asan_build,portable,))
+
+.PHONY: unit-asan
+unit-asan: $(UNIT_ASAN_BINS)
+	UBSAN_OPTIONS=print_stacktrace=1 prove -f $(UNIT_ASAN_BINS)
