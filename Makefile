@@ -90,3 +90,30 @@ $(eval $(call unit_asan_build,portable,))
 .PHONY: unit-asan
 unit-asan: $(UNIT_ASAN_BINS)
 	UBSAN_OPTIONS=print_stacktrace=1 prove -f $(UNIT_ASAN_BINS)
+
+# libFuzzer targets over the core (fuzz/), with ASan and UBSan: make fuzz
+# runs each for FUZZ_SECONDS, make fuzz-smoke for FUZZ_SMOKE_SECONDS.
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_CFLAGS ?= -std=c99 -O1 -g $(OPTFLAGS) -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -Wall -Wextra -Wno-unused-parameter
+FUZZ_BINS = $(patsubst fuzz/%.c,fuzz/bin/%,$(sort $(wildcard fuzz/fuzz_*.c)))
+EXTRA_CLEAN += fuzz/bin
+
+fuzz/bin/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(CORE_SRCS) $(HEADERS)
+	@mkdir -p fuzz/bin
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iinclude $(BLAS_CFLAGS) -o $@ $< $(CORE_SRCS) $(BLAS_LIBS) -lm
+
+.PHONY: fuzz fuzz-smoke fuzz-corpus
+fuzz: $(FUZZ_BINS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) prove -v fuzz/run.sh
+fuzz-smoke: $(FUZZ_BINS)
+	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) prove -v fuzz/run.sh
+
+# Rewrites the seed corpora in fuzz/corpus (fuzz/seeds.c).
+fuzz-corpus: fuzz/bin/seeds
+	fuzz/bin/seeds fuzz/corpus
+fuzz/bin/seeds: fuzz/seeds.c $(CORE_SRCS) $(HEADERS)
+	@mkdir -p fuzz/bin
+	$(UNIT_CC) $(UNIT_CFLAGS) -Iinclude $(BLAS_CFLAGS) -o $@ $< $(CORE_SRCS) $(BLAS_LIBS) -lm

@@ -1,0 +1,215 @@
+/*
+ * fuzz_model.c -- libFuzzer target: reading serialised models.
+ *
+ * The first input byte chooses how the rest is read:
+ *   bit 0  as base64 text (the kpreco.model text form) instead of raw bytes;
+ *   bit 1  with the checksum recomputed first, so that the structural
+ *          checks behind it are reached;
+ *   bits 2-5  k for scoring accepted models.
+ * Bytes are copied to an 8-byte aligned buffer, as the server does.  Every
+ * model kp_model_read accepts must serialise back to the same bytes, give
+ * exact top-k results for its users, and survive removing a user.
+ */
+#include "fuzz.h"
+#include "kp_idmap.h"
+#include "kp_model.h"
+#include "kp_model_edit.h"
+
+#define MODE_BASE64 1
+#define MODE_RESEAL 2
+
+/* Recomputes the checksum as kp_model.h defines it. */
+static void
+reseal(unsigned char *buf, size_t size)
+{
+	uint64_t	h = kp_checksum(0, buf + 4, 52);
+
+	h = kp_checksum(h, buf + KP_MODEL_HEADER_BYTES, size - KP_MODEL_HEADER_BYTES);
+	memcpy(buf + 56, &h, sizeof(h));
+}
+
+static bool
+is_base64_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Decoded text encodes back to itself without its white space: one encoding per value. */
+static void
+check_base64_round_trip(const uint8_t *text, size_t len, const unsigned char *decoded, size_t n)
+{
+	size_t		encoded_len = kp_base64_encoded_len(n);
+	char	   *encoded = malloc(encoded_len + 1);
+	size_t		i;
+	size_t		j = 0;
+
+	FUZZ_CHECK(encoded != NULL);
+	kp_base64_encode(decoded, n, encoded);
+	for (i = 0; i < len; i++)
+	{
+		if (is_base64_space(text[i]))
+			continue;
+		FUZZ_CHECK(j < encoded_len && encoded[j] == (char) text[i]);
+		j++;
+	}
+	FUZZ_CHECK(j == encoded_len);
+	free(encoded);
+}
+
+static void
+check_serving(const kp_model *m, unsigned k_choice)
+{
+	fuzz_allocator alloc;
+	kp_qmatrix	Q;
+	kp_score_scratch scratch;
+	kp_idmap	users;
+	kp_idmap	items;
+	int32_t		k = 1 + (int32_t) (k_choice % 16);
+	int32_t		i;
+
+	fuzz_allocator_init(&alloc, 0);
+	FUZZ_CHECK(kp_idmap_from_array(&users, &alloc.base, m->user_ids, m->n_users) == KP_OK);
+	FUZZ_CHECK(kp_idmap_from_array(&items, &alloc.base, m->item_ids, m->n_items) == KP_OK);
+	for (i = 0; i < m->n_users; i++)
+		FUZZ_CHECK(kp_idmap_find(&users, m->user_ids[i]) == i);
+	for (i = 0; i < m->n_items; i++)
+		FUZZ_CHECK(kp_idmap_find(&items, m->item_ids[i]) == i);
+	kp_idmap_free(&users);
+	kp_idmap_free(&items);
+
+	FUZZ_CHECK(kp_qmatrix_build(&alloc.base, m->item_factors, m->n_items, m->factors, &Q) == KP_OK);
+	FUZZ_CHECK(kp_score_scratch_init(&alloc.base, m->n_items, &scratch) == KP_OK);
+	/* the first users, the last one, and an unknown user (no factors excluded) */
+	for (i = 0; i < m->n_users && i < 3; i++)
+		fuzz_check_topk(&Q, m->item_factors, m->user_factors + (size_t) i * m->factors,
+						m->seen_items + m->seen_indptr[i],
+						m->seen_indptr[i + 1] - m->seen_indptr[i], k, &scratch);
+	if (m->n_users > 3)
+	{
+		i = m->n_users - 1;
+		fuzz_check_topk(&Q, m->item_factors, m->user_factors + (size_t) i * m->factors,
+						m->seen_items + m->seen_indptr[i],
+						m->seen_indptr[i + 1] - m->seen_indptr[i], k, &scratch);
+	}
+	/* similar courses: the first course's own row, itself excluded */
+	i = 0;
+	fuzz_check_topk(&Q, m->item_factors, m->item_factors, &i, 1, k, &scratch);
+	kp_score_scratch_free(&alloc.base, &scratch);
+	kp_qmatrix_free(&alloc.base, &Q);
+	FUZZ_CHECK(alloc.live == 0);
+}
+
+/* Removing a user from a private copy gives a model that reads back. */
+static void
+check_remove_user(const unsigned char *buf, size_t size, const kp_model *original)
+{
+	unsigned char *copy = malloc(size);
+	unsigned char *rewritten;
+	kp_model	m;
+	kp_model	back;
+	int32_t		row = original->n_users / 2;
+	int64_t		pairs = original->seen_indptr[row + 1] - original->seen_indptr[row];
+	size_t		new_size;
+	char		err[256];
+
+	FUZZ_CHECK(copy != NULL);
+	memcpy(copy, buf, size);
+	FUZZ_CHECK(kp_model_read(copy, size, &m, err, sizeof(err)) == KP_OK);
+	FUZZ_CHECK(kp_model_find_user(&m, m.user_ids[row]) == row);
+	if (m.user_ids[0] > INT64_MIN)
+		FUZZ_CHECK(kp_model_find_user(&m, m.user_ids[0] - 1) == -1);
+	FUZZ_CHECK(kp_model_remove_user(&m, m.n_users) == KP_EINVAL);
+	FUZZ_CHECK(kp_model_remove_user(&m, row) == KP_OK);
+	FUZZ_CHECK(m.n_users == original->n_users - 1 && m.nnz == original->nnz - pairs);
+	new_size = kp_model_bytes(&m);
+	FUZZ_CHECK(new_size > 0 && new_size <= size);
+	rewritten = malloc(new_size);
+	FUZZ_CHECK(rewritten != NULL);
+	FUZZ_CHECK(kp_model_write(&m, rewritten, new_size) == KP_OK);
+	FUZZ_CHECK(kp_model_read(rewritten, new_size, &back, err, sizeof(err)) == KP_OK);
+	FUZZ_CHECK(kp_model_find_user(&back, original->user_ids[row]) == -1);
+	free(rewritten);
+	free(copy);
+}
+
+static void
+check_accepted(const unsigned char *buf, size_t size, const kp_model *m, unsigned k_choice)
+{
+	unsigned char *rewritten;
+	kp_model	header;
+	char		err[256];
+
+	FUZZ_CHECK(m->n_users >= 0 && m->n_items >= 1 && m->factors >= 1 && m->nnz >= 0);
+	FUZZ_CHECK(kp_model_bytes(m) == size);
+	FUZZ_CHECK(kp_model_read_header(buf, KP_MODEL_HEADER_BYTES, size, &header, err, sizeof(err)) == KP_OK);
+	FUZZ_CHECK(header.n_users == m->n_users && header.n_items == m->n_items && header.nnz == m->nnz);
+	FUZZ_CHECK(kp_model_user_ids_offset(m) == (size_t) ((const unsigned char *) m->user_ids - buf));
+
+	rewritten = malloc(size);
+	FUZZ_CHECK(rewritten != NULL);
+	FUZZ_CHECK(kp_model_write(m, rewritten, size) == KP_OK);
+	FUZZ_CHECK(memcmp(rewritten + 4, buf + 4, size - 4) == 0);
+	free(rewritten);
+
+	check_serving(m, k_choice);
+	if (m->n_users > 0)
+		check_remove_user(buf, size, m);
+}
+
+int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t		mode;
+	unsigned char *buf;
+	size_t		n;
+	kp_model	m;
+	char		err[256];
+	kp_status	status;
+
+	if (size == 0)
+		return 0;
+	mode = data[0];
+	data++;
+	size--;
+	/* malloc's alignment is at least 8; one spare byte for the misaligned read */
+	buf = malloc(size + 1);
+	FUZZ_CHECK(buf != NULL);
+	if (mode & MODE_BASE64)
+	{
+		int64_t		decoded = kp_base64_decode((const char *) data, size, buf, size);
+
+		if (decoded < 0)
+		{
+			free(buf);
+			return 0;
+		}
+		n = (size_t) decoded;
+		check_base64_round_trip(data, size, buf, n);
+	}
+	else
+	{
+		memcpy(buf, data, size);
+		n = size;
+	}
+	if ((mode & MODE_RESEAL) && n >= KP_MODEL_HEADER_BYTES)
+		reseal(buf, n);
+
+	err[0] = '\0';
+	status = kp_model_read(buf, n, &m, err, sizeof(err));
+	FUZZ_CHECK(status == KP_OK || status == KP_EINVAL);
+	FUZZ_CHECK(memchr(err, '\0', sizeof(err)) != NULL);
+	if (status == KP_OK)
+		check_accepted(buf, n, &m, mode >> 2);
+	else
+		FUZZ_CHECK(err[0] != '\0');
+
+	if (n >= KP_MODEL_HEADER_BYTES)
+	{
+		memmove(buf + 1, buf, n);
+		FUZZ_CHECK(kp_model_read(buf + 1, n, &m, err, sizeof(err)) == KP_EINVAL);
+	}
+	free(buf);
+	return 0;
+}
