@@ -7,17 +7,22 @@
 #  1. installs the Debian packages that are missing (no apt at all otherwise);
 #  2. make && make install;
 #  3. make unit: C unit tests of the numerical core (test/unit/test_*.c);
-#  4. starts a throw-away cluster in a temporary directory, with pg_cron
+#  4. make unit-asan: the same under AddressSanitizer and UBSan;
+#  5. make fuzz-smoke: each libFuzzer target (fuzz/) for a few seconds,
+#     installing clang-14 and libclang-rt-14-dev when they are missing;
+#  6. starts a throw-away cluster in a temporary directory, with pg_cron
 #     preloaded (cron.database_name = kpreco_test);
-#  5. make installcheck: pg_regress over test/sql, expected output in
+#  7. make installcheck: pg_regress over test/sql, expected output in
 #     expected/ (it creates and uses database contrib_regression);
-#  6. pg_prove over test/pgtap/*.sql, in database kpreco_test;
-#  7. every executable test/tap/*.sh, through prove;
+#  8. pg_prove over test/pgtap/*.sql, in database kpreco_test;
+#  9. every executable test/tap/*.sh, through prove;
 #
 # and ends with one line `N passed, N failed` summed over the unit,
-# pg_regress, pgTAP and TAP-script tests. A phase that cannot run (a failed
-# build, a server that does not start, a runner that prints no result)
-# counts as one failure. Exits non-zero when anything failed.
+# sanitizer, fuzzing, pg_regress, pgTAP and TAP-script tests. A phase that
+# cannot run (a failed build, a server that does not start, a runner that
+# prints no result) counts as one failure. Exits non-zero when anything
+# failed. The long runs, make fuzz and make valgrind-check, are not part of
+# it: they run on request (docs/FUZZING.md).
 #
 # What pgTAP files (test/pgtap/*.sql) can rely on: before pg_prove runs,
 # this script creates database kpreco_test and in it the extensions pgtap,
@@ -185,6 +190,30 @@ phase_unit() {
 	record_counts unit "$counts" "$status"
 }
 
+phase_unit_asan() {
+	pgc_say "C unit tests under ASan and UBSan (make unit-asan)"
+	run_make_tests unit-asan unit-asan
+}
+
+phase_fuzz_smoke() {
+	pgc_say "Fuzz targets, a few seconds each (make fuzz-smoke)"
+	pgc_ensure_packages "clang-14 libclang-rt-14-dev"
+	run_make_tests fuzz-smoke fuzz-smoke
+}
+
+# run_make_tests PHASE TARGET: make TARGET, whose tests report through prove.
+run_make_tests() {
+	local phase=$1 target=$2 log="$LOG_DIR/$2.log" status=0 counts
+	run_logged "$log" make -C "$ROOT" --no-print-directory -j"$(nproc 2>/dev/null || echo 2)" \
+		"$target" PG_CONFIG="$PG_CONFIG" || status=$?
+	counts=$(harness_counts "$log")
+	if [[ -z "$counts" ]]; then
+		record_broken "$phase" "make $target printed no test report ($(ended "$status"), log $log)"
+		return 0
+	fi
+	record_counts "$phase" "$counts" "$status"
+}
+
 # How a runner ended, for messages: "exit 2" or "timed out after 900 s".
 ended() {
 	if (($1 == 124)); then
@@ -343,6 +372,10 @@ main() {
 	fi
 	CURRENT_PHASE=unit
 	phase_unit
+	CURRENT_PHASE=unit-asan
+	phase_unit_asan
+	CURRENT_PHASE=fuzz-smoke
+	phase_fuzz_smoke
 	CURRENT_PHASE=cluster
 	phase_cluster
 	CURRENT_PHASE=pg_regress
