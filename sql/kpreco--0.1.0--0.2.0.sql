@@ -109,6 +109,22 @@ GRANT SELECT ON kpreco.models TO PUBLIC;
 
 -- Operations ------------------------------------------------------------------
 
+-- The FROM item for a source (a source of white space only is refused plainly): a query in parentheses, or a checked relation name.
+CREATE OR REPLACE FUNCTION kpreco.source_clause(source text) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF source IS NULL OR source !~ '[^[:space:]]' THEN
+		RAISE EXCEPTION 'source must name a table or view, or be a query'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example kpreco.train(''courses'', ''enrollments'') or kpreco.train(''courses'', ''SELECT user_id, course_id FROM enrollments'').';
+	END IF;
+	IF source ~* '^\s*(\(|select\s|with\s|values\s|table\s)' THEN
+		RETURN '(' || source || ')';
+	END IF;
+	RETURN source::regclass::text;
+END
+$$;
+
 -- Locks the registry row of a model the current role owns; the error says
 -- "does not exist" to a role that cannot read the model, and "must be owner"
 -- to one that can only read it.
@@ -157,8 +173,9 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'For example ''{"factors": 64, "weight_column": "weight"}''.';
 	END IF;
+	-- A column given as JSON null is not given, as in train_agg.
 	FOREACH key IN ARRAY ARRAY['user_column', 'course_column', 'weight_column'] LOOP
-		IF opts ? key AND jsonb_typeof(opts -> key) <> 'string' THEN
+		IF opts ? key AND jsonb_typeof(opts -> key) NOT IN ('string', 'null') THEN
 			RAISE EXCEPTION 'option "%" must be a column name string', key
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
@@ -179,7 +196,7 @@ BEGIN
 		' RETURNING version',
 		coalesce(opts ->> 'user_column', 'user_id'),
 		coalesce(opts ->> 'course_column', 'course_id'),
-		CASE WHEN opts ? 'weight_column'
+		CASE WHEN opts ->> 'weight_column' IS NOT NULL
 			 THEN format('src.%I::real', opts ->> 'weight_column')
 			 ELSE 'NULL::real' END,
 		kpreco.source_clause(train.source));

@@ -29,12 +29,35 @@ PG_FUNCTION_INFO_V1(kpreco_model_has_user);
 PG_FUNCTION_INFO_V1(kpreco_model_without_user);
 
 static void
-validate_options_json(const kp_model *m)
+validate_options_json(const kp_model *m, int sqlstate)
 {
 	char	   *text = pnstrdup(m->options_json, m->options_len);
+	MemoryContext context = CurrentMemoryContext;
+	ErrorData  *problem;
 
-	/* jsonb_in raises a clear error for malformed JSON. */
-	(void) DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
+	/*
+	 * jsonb_in's data error becomes the error of this way in, like any other
+	 * damage.  Raising a new ERROR at once is what makes catching one here,
+	 * without a subtransaction, safe.
+	 */
+	PG_TRY();
+	{
+		(void) DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(context);
+		problem = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(problem->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid kpreco.model value: model options are not valid JSON"),
+				 errdetail("%s", problem->detail != NULL ? problem->detail : problem->message),
+				 errhint("The value is damaged or was not produced by kpreco; retrain the model.")));
+	}
+	PG_END_TRY();
 	pfree(text);
 }
 
@@ -67,7 +90,7 @@ model_from_bytes(const char *data, Size len, int sqlstate)
 				(errcode(sqlstate),
 				 errmsg("invalid kpreco.model value: %s", problem),
 				 errhint("The value is damaged or was not produced by kpreco; retrain the model.")));
-	validate_options_json(&fields);
+	validate_options_json(&fields, sqlstate);
 	return value;
 }
 

@@ -358,6 +358,7 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 	char	   *options_json;
 	struct varlena *result;
 	TrainingProgress progress;
+	kp_status	status;
 
 	check_rows(state);
 	params = &state->options.ials;
@@ -373,10 +374,17 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 	kpreco_apply_blas_threads();
 
 	sort_ids(state, work);
-	kpreco_report_status(kp_csr_from_coo(&alloc, state->users.count, state->items.count,
-										 state->n_rows, state->row_user, state->row_item,
-										 state->row_weight, &user_items),
-						 "building the interaction matrix");
+	status = kp_csr_from_coo(&alloc, state->users.count, state->items.count,
+							 state->n_rows, state->row_user, state->row_item,
+							 state->row_weight, &user_items);
+	/* Every weight was checked as it arrived: only a sum can be out of range. */
+	if (status == KP_EINVAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the summed weight of a repeated (user, course) pair is infinite"),
+				 errdetail("Repeated pairs are summed, and a sum exceeds the range of type real."),
+				 errhint("Lower the weights of repeated interactions in the source.")));
+	kpreco_report_status(status, "building the interaction matrix");
 	/* The row arrays are not needed any more: give the memory back now. */
 	pfree(state->row_user);
 	pfree(state->row_item);
