@@ -624,9 +624,8 @@ scan_document(parser *ps)
 				if (text[pos] == '{' || text[pos] == '[')
 				{
 					if (depth == KP_OPTIONS_MAX_DEPTH)
-						return fail(ps, NULL,
-									"options are not valid JSON: arrays and objects nest deeper than %d levels at offset %zu",
-									KP_OPTIONS_MAX_DEPTH, pos);
+						return fail(ps, NULL, "options nest arrays and objects more than %d levels deep",
+									KP_OPTIONS_MAX_DEPTH);
 					if (text[pos] == '{')
 						is_object[depth / 8] |= (unsigned char) (1u << (depth % 8));
 					else
