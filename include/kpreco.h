@@ -60,6 +60,23 @@ typedef struct KpResultSet
 extern KpResultSet kpreco_begin_result_set(FunctionCallInfo fcinfo);
 
 /* model_cache.c: ready-to-score models of this backend. */
+
+/*
+ * A course's nearest courses by cosine, best first, kept per session: a
+ * course page asks for the same list again and again, and the list only
+ * changes with the model.  Up to KPRECO_NEIGHBOURS are kept per course,
+ * for at most KPRECO_NEIGHBOUR_CACHE_BYTES per model.
+ */
+#define KPRECO_NEIGHBOURS 50
+#define KPRECO_NEIGHBOUR_CACHE_BYTES (16 * 1024 * 1024)
+
+typedef struct KpNeighbours
+{
+	int32		count;
+	int32		index[KPRECO_NEIGHBOURS];
+	float		similarity[KPRECO_NEIGHBOURS];
+} KpNeighbours;
+
 typedef struct KpServingModel
 {
 	char	   *name;
@@ -68,9 +85,12 @@ typedef struct KpServingModel
 	struct varlena *raw;
 	kp_idmap	users;
 	kp_idmap	items;
-	float	   *item_unit;		/* item factors scaled to unit length */
-	kp_qmatrix	items_q;		/* int8 copies that prune scoring */
+	kp_qmatrix	items_q;		/* int8 copy that prunes scoring */
+	float	   *item_unit;		/* unit-length course vectors, built on first use */
 	kp_qmatrix	item_unit_q;
+	KpNeighbours **neighbours;	/* per course, NULL until asked for */
+	KpNeighbours uncached;		/* the answer when the cache is full */
+	Size		neighbour_bytes;
 	int32	   *popular_items;	/* items by descending interaction count */
 	int32	   *popular_counts;
 	kp_score_scratch scratch;
@@ -81,6 +101,7 @@ typedef struct KpServingModel
 
 extern void kpreco_cache_init(void);
 extern KpServingModel *kpreco_serving_model(text *name);
+extern const KpNeighbours *kpreco_course_neighbours(KpServingModel *s, int32 item);
 extern Datum kpreco_catalog_changed(PG_FUNCTION_ARGS);
 
 #endif							/* KPRECO_H */

@@ -263,21 +263,6 @@ prepare_serving(KpServingModel *s)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory preparing kpreco model \"%s\"", s->name)));
 
-	s->item_unit = kpreco_alloc_huge(s->context, sizeof(float) * (Size) m->n_items * f, "course vectors");
-	for (i = 0; i < m->n_items; i++)
-	{
-		const float *v = m->item_factors + (Size) i * f;
-		float	   *out = s->item_unit + (Size) i * f;
-		double		norm = 0;
-		int32		d;
-
-		for (d = 0; d < f; d++)
-			norm += (double) v[d] * v[d];
-		norm = sqrt(norm);
-		for (d = 0; d < f; d++)
-			out[d] = norm > 0 ? (float) (v[d] / norm) : 0.0f;
-	}
-
 	s->popular_counts = kpreco_alloc_huge(s->context, sizeof(int32) * (Size) m->n_items, "popularity");
 	s->popular_items = kpreco_alloc_huge(s->context, sizeof(int32) * (Size) m->n_items, "popularity");
 	memset(s->popular_counts, 0, sizeof(int32) * (Size) m->n_items);
@@ -288,13 +273,73 @@ prepare_serving(KpServingModel *s)
 	qsort_arg(s->popular_items, m->n_items, sizeof(int32), compare_popularity, s->popular_counts);
 
 	if (kp_qmatrix_build(&alloc, m->item_factors, m->n_items, f, &s->items_q) != KP_OK ||
-		kp_qmatrix_build(&alloc, s->item_unit, m->n_items, f, &s->item_unit_q) != KP_OK ||
 		kp_score_scratch_init(&alloc, m->n_items, &s->scratch) != KP_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory preparing kpreco model \"%s\"", s->name)));
 	s->top_index = kpreco_alloc_huge(s->context, sizeof(int32) * (Size) m->n_items, "scores");
 	s->top_score = kpreco_alloc_huge(s->context, sizeof(float) * (Size) m->n_items, "scores");
+}
+
+/* Unit-length course vectors and their int8 copy, on the first similarity query. */
+static void
+prepare_similarity(KpServingModel *s)
+{
+	const kp_model *m = &s->model;
+	int32		f = m->factors;
+	float	   *unit = kpreco_alloc_huge(s->context, sizeof(float) * (Size) m->n_items * f, "course vectors");
+	kp_allocator alloc;
+	int32		i;
+
+	for (i = 0; i < m->n_items; i++)
+	{
+		const float *v = m->item_factors + (Size) i * f;
+		float	   *out = unit + (Size) i * f;
+		double		norm = 0;
+		int32		d;
+
+		for (d = 0; d < f; d++)
+			norm += (double) v[d] * v[d];
+		norm = sqrt(norm);
+		for (d = 0; d < f; d++)
+			out[d] = norm > 0 ? (float) (v[d] / norm) : 0.0f;
+	}
+	kpreco_allocator_init(&alloc, s->context);
+	if (kp_qmatrix_build(&alloc, unit, m->n_items, f, &s->item_unit_q) != KP_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory preparing kpreco model \"%s\"", s->name)));
+	s->neighbours = kpreco_alloc_huge(s->context, sizeof(KpNeighbours *) * (Size) m->n_items, "course neighbours");
+	memset(s->neighbours, 0, sizeof(KpNeighbours *) * (Size) m->n_items);
+	s->item_unit = unit;
+}
+
+/*
+ * The nearest courses of one course (at most KPRECO_NEIGHBOURS), computed
+ * on the first request and kept while the cache has room.
+ */
+const KpNeighbours *
+kpreco_course_neighbours(KpServingModel *s, int32 item)
+{
+	KpNeighbours *entry;
+	bool		keep;
+
+	if (s->item_unit == NULL)
+		prepare_similarity(s);
+	if (s->neighbours[item] != NULL)
+		return s->neighbours[item];
+
+	keep = s->neighbour_bytes + sizeof(KpNeighbours) <= KPRECO_NEIGHBOUR_CACHE_BYTES;
+	entry = keep ? MemoryContextAlloc(s->context, sizeof(KpNeighbours)) : &s->uncached;
+	entry->count = kp_score_topk(&s->item_unit_q, s->item_unit,
+								 s->item_unit + (Size) item * s->model.factors, &item, 1,
+								 KPRECO_NEIGHBOURS, &s->scratch, entry->index, entry->similarity);
+	if (keep)
+	{
+		s->neighbours[item] = entry;
+		s->neighbour_bytes += sizeof(KpNeighbours);
+	}
+	return entry;
 }
 
 /*

@@ -140,7 +140,8 @@ kpreco_recommend(PG_FUNCTION_ARGS)
 /*
  * similar_courses(course_id, k, model): the k courses with the highest
  * cosine similarity of factors, the course itself excluded.  No rows for a
- * course the model does not know.
+ * course the model does not know.  Up to KPRECO_NEIGHBOURS come from the
+ * session's neighbour cache; a larger k is computed on the spot.
  */
 Datum
 kpreco_similar_courses(PG_FUNCTION_ARGS)
@@ -148,8 +149,10 @@ kpreco_similar_courses(PG_FUNCTION_ARGS)
 	KpResultSet result = kpreco_begin_result_set(fcinfo);
 	KpServingModel *s;
 	const kp_model *m;
+	const KpNeighbours *neighbours;
 	int32		k;
 	int32		item;
+	int32		i;
 
 	if (PG_ARGISNULL(0) || !get_k(fcinfo, 1, &k))
 		return (Datum) 0;
@@ -159,8 +162,16 @@ kpreco_similar_courses(PG_FUNCTION_ARGS)
 	if (item < 0)
 		return (Datum) 0;
 
-	put_top(&result, s, &s->item_unit_q, s->item_unit,
-			s->item_unit + (Size) item * m->factors, &item, 1, k);
+	neighbours = kpreco_course_neighbours(s, item);
+	if (k > KPRECO_NEIGHBOURS && neighbours->count == KPRECO_NEIGHBOURS)
+	{
+		put_top(&result, s, &s->item_unit_q, s->item_unit,
+				s->item_unit + (Size) item * m->factors, &item, 1, k);
+		return (Datum) 0;
+	}
+	for (i = 0; i < Min(k, neighbours->count); i++)
+		put_ranked_row(&result, m->item_ids[neighbours->index[i]], neighbours->similarity[i],
+					   false, i + 1);
 	return (Datum) 0;
 }
 
