@@ -255,9 +255,8 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'For example ''{"factors": 64, "weight_column": "weight"}''.';
 	END IF;
-	-- A column given as JSON null is not given, as in train_agg.
 	FOREACH key IN ARRAY ARRAY['user_column', 'course_column', 'weight_column'] LOOP
-		IF opts ? key AND jsonb_typeof(opts -> key) NOT IN ('string', 'null') THEN
+		IF opts ? key AND jsonb_typeof(opts -> key) <> 'string' THEN
 			RAISE EXCEPTION 'option "%" must be a column name string', key
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
@@ -278,7 +277,7 @@ BEGIN
 		' RETURNING version',
 		coalesce(opts ->> 'user_column', 'user_id'),
 		coalesce(opts ->> 'course_column', 'course_id'),
-		CASE WHEN opts ->> 'weight_column' IS NOT NULL
+		CASE WHEN opts ? 'weight_column'
 			 THEN format('src.%I::real', opts ->> 'weight_column')
 			 ELSE 'NULL::real' END,
 		kpreco.source_clause(train.source));
