@@ -121,15 +121,16 @@ gram_matvec(const float *restrict G, const float *restrict v,
 
 #define GOLDEN_GAMMA UINT64_C(0x9e3779b97f4a7c15)
 
-void
-kp_factors_init(float *factors, int32_t n_rows, int32_t n_factors,
-				uint64_t seed, uint64_t stream)
+/* Rows [row_begin, row_end) of kp_factors_init's matrix. */
+static void
+init_rows(float *factors, int32_t row_begin, int32_t row_end, int32_t n_factors,
+		  uint64_t seed, uint64_t stream)
 {
 	uint64_t	stream_key = kp_mix64(kp_mix64(seed) + (stream + 1) * GOLDEN_GAMMA);
 	int32_t		row;
 	int32_t		col;
 
-	for (row = 0; row < n_rows; row++)
+	for (row = row_begin; row < row_end; row++)
 	{
 		uint64_t	row_key = kp_mix64(stream_key + ((uint64_t) row + 1) * GOLDEN_GAMMA);
 		float	   *out = factors + (size_t) row * n_factors;
@@ -142,6 +143,31 @@ kp_factors_init(float *factors, int32_t n_rows, int32_t n_factors,
 			out[col] = (float) (bits >> 40) * (1.0f / 16777216.0f) * 0.01f;
 		}
 	}
+}
+
+void
+kp_factors_init(float *factors, int32_t n_rows, int32_t n_factors,
+				uint64_t seed, uint64_t stream)
+{
+	init_rows(factors, 0, n_rows, n_factors, seed, stream);
+}
+
+/* kp_factors_init in slices, asking interrupt between them: big models take a while. */
+static kp_status
+init_factors_interruptibly(float *factors, int32_t n_rows, int32_t n_factors,
+						   uint64_t seed, uint64_t stream,
+						   kp_interrupt_fn interrupt, void *interrupt_arg)
+{
+	int32_t		slice = 4096;
+	int32_t		row;
+
+	for (row = 0; row < n_rows; row += slice)
+	{
+		if (interrupt && interrupt(interrupt_arg))
+			return KP_ECANCELLED;
+		init_rows(factors, row, n_rows - row < slice ? n_rows : row + slice, n_factors, seed, stream);
+	}
+	return KP_OK;
 }
 
 void
@@ -548,8 +574,17 @@ kp_ials_train(const kp_allocator *alloc, const kp_csr *user_items,
 		return KP_ENOMEM;
 	}
 
-	kp_factors_init(user_factors, n_users, f, params->seed, 0);
-	kp_factors_init(item_factors, n_items, f, params->seed, 1);
+	status = init_factors_interruptibly(user_factors, n_users, f, params->seed, 0,
+										interrupt, interrupt_arg);
+	if (status == KP_OK)
+		status = init_factors_interruptibly(item_factors, n_items, f, params->seed, 1,
+											interrupt, interrupt_arg);
+	if (status != KP_OK)
+	{
+		kp_free(alloc, G);
+		kp_free(alloc, workspace);
+		return status;
+	}
 
 	for (iteration = 1; iteration <= params->iterations; iteration++)
 	{
