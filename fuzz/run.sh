@@ -7,10 +7,11 @@
 #   FUZZ_SECONDS=60 fuzz/run.sh [TARGET...]
 #
 # A target starts from its committed seeds (fuzz/corpus/TARGET) and what
-# earlier runs found (fuzz/work/TARGET, where new inputs go). Its log is
-# fuzz/work/TARGET.log; an input that fails goes to fuzz/crashes/. A test
-# line gives the executions, the seconds and the corpus size. OpenBLAS runs
-# single-threaded, so a run keeps to one core.
+# earlier runs found (fuzz/work/TARGET, where new inputs go; runs at the same
+# time share it). Each run logs to a file of its own, renamed to
+# fuzz/work/TARGET.log when it ends; an input that fails goes to
+# fuzz/crashes/. A test line gives the executions, the seconds and the
+# corpus size. OpenBLAS runs single-threaded, so a run keeps to one core.
 
 set -uo pipefail
 
@@ -31,13 +32,15 @@ for target in "${targets[@]}"; do
 	number=$((number + 1))
 	log="$FUZZ_DIR/work/$target.log"
 	mkdir -p "$FUZZ_DIR/work/$target" "$FUZZ_DIR/crashes"
+	running_log=$(mktemp "$FUZZ_DIR/work/$target.XXXXXX.log")
 	options=(-max_total_time="$SECONDS_EACH" -timeout=25 -rss_limit_mb=2048
 		-print_final_stats=1 -artifact_prefix="$FUZZ_DIR/crashes/$target-")
 	[[ -f "$FUZZ_DIR/$target.dict" ]] && options+=(-dict="$FUZZ_DIR/$target.dict")
 	started=$SECONDS
 	OPENBLAS_NUM_THREADS=1 "$FUZZ_DIR/bin/$target" "${options[@]}" \
-		"$FUZZ_DIR/work/$target" "$FUZZ_DIR/corpus/$target" >"$log" 2>&1
+		"$FUZZ_DIR/work/$target" "$FUZZ_DIR/corpus/$target" >"$running_log" 2>&1
 	status=$?
+	mv -f "$running_log" "$log"
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	corpus=$(find "$FUZZ_DIR/work/$target" "$FUZZ_DIR/corpus/$target" -type f | wc -l)
 	if ((status == 0)) && [[ -n "$runs" ]]; then
