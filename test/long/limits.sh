@@ -16,8 +16,8 @@
 #   test/tap/limits.sh
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lib/tap.bash
-. "$HERE/lib/tap.bash"
+# shellcheck source=../tap/lib/tap.bash
+. "$HERE/../tap/lib/tap.bash"
 # shellcheck source=../../scripts/pgcluster.sh
 . "$HERE/../../scripts/pgcluster.sh"
 
