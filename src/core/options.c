@@ -61,7 +61,7 @@ static const char *const key_names[N_KEYS] = {
 	"keep_versions", "verbose"
 };
 
-/* Longest key name above, plus one so that longer keys do not match. */
+/* Longer than any key name above or choice of value, so longer strings never match. */
 #define KEY_NAME_BYTES 16
 
 /* One top-level member: offsets into the text. */
@@ -921,7 +921,7 @@ kp_train_options_parse(const char *json, size_t len, kp_train_options *out,
 	ps.message_size = message != NULL ? message_size : 0;
 	ps.hint = hint;
 	ps.hint_size = hint != NULL ? hint_size : 0;
-	fail(&ps, NULL, "%s", "");
+	fail(&ps, NULL, "%s", "");	/* empty message and hint until something fails */
 	kp_train_options_default(out);
 	kp_train_options_default(&parsed);
 
