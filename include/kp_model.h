@@ -34,8 +34,11 @@
 #define KP_MODEL_MAGIC 0x4D52504Bu	/* bytes 'K' 'P' 'R' 'M' */
 #define KP_MODEL_FORMAT_VERSION 1
 #define KP_MODEL_HEADER_BYTES 64
-/* PostgreSQL refuses values of 1 GB or more. */
-#define KP_MODEL_MAX_BYTES ((size_t) 0x3FFFFFFF - 64)
+/*
+ * PostgreSQL refuses values of 1 GB or more, and the text form (base64, 4/3
+ * of the size), which pg_dump writes, must fit under that too.
+ */
+#define KP_MODEL_MAX_BYTES ((size_t) 760 * 1024 * 1024)
 /* Larger factors are never produced by training; they would overflow scores. */
 #define KP_MODEL_MAX_ABS_FACTOR 1e15f
 #define KP_MODEL_MAX_OPTIONS_BYTES (64 * 1024)

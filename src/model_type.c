@@ -104,9 +104,9 @@ kpreco_model_build(const kp_model *fields)
 	if (size == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("model too large: %d users and %d courses with %d factors exceed the 1 GB limit of a value",
+				 errmsg("model too large: %d users and %d courses with %d factors exceed the 760 MB limit of a model",
 						fields->n_users, fields->n_items, fields->factors),
-				 errhint("Use fewer factors or train on fewer users.")));
+				 errhint("Use fewer factors or train on fewer users; the limit keeps the text form that pg_dump writes under PostgreSQL's 1 GB limit of a value.")));
 	/* Not zeroed: kp_model_write sets every byte after the length word. */
 	value = (struct varlena *) palloc(size);
 	status = kp_model_write(fields, value, size);
