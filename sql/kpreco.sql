@@ -163,14 +163,15 @@ BEGIN
 	IF TG_OP = 'TRUNCATE' THEN
 		DELETE FROM kpreco.training_log;
 	ELSE
-		DELETE FROM kpreco.training_log l USING removed r WHERE l.version = r.version;
+		DELETE FROM kpreco.training_log WHERE version = OLD.version;
 	END IF;
 	RETURN NULL;
 END
 $$;
+-- A row trigger: a transition table would read every deleted model value.
 CREATE TRIGGER model_versions_deleted
-	AFTER DELETE ON kpreco.model_versions REFERENCING OLD TABLE AS removed
-	FOR EACH STATEMENT EXECUTE FUNCTION kpreco.versions_removed();
+	AFTER DELETE ON kpreco.model_versions
+	FOR EACH ROW EXECUTE FUNCTION kpreco.versions_removed();
 CREATE TRIGGER model_versions_truncated
 	AFTER TRUNCATE ON kpreco.model_versions
 	FOR EACH STATEMENT EXECUTE FUNCTION kpreco.versions_removed();

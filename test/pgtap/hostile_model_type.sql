@@ -280,7 +280,7 @@ SELECT is(pg_temp.outcome(format('SELECT %L::bytea::kpreco.model', pg_temp.resea
 	('nnz -1', pg_temp.set_u64(b, 32, -1), 'model has a negative training pair count (-1)'),
 	('rows_read below nnz', pg_temp.set_u64(b, 40, 1), 'model''s rows_read (1) is less than its training pair count (13)'),
 	('rows_skipped -1', pg_temp.set_u64(b, 48, -1), 'model''s rows_skipped is negative (-1)'),
-	('n_users 2^31 - 1', pg_temp.set_u32(b, 16, 2147483647), 'model header describes a value larger than the limit of 1073741759 bytes'),
+	('n_users 2^31 - 1', pg_temp.set_u32(b, 16, 2147483647), 'model header describes a value larger than the limit of 796917760 bytes'),
 	('one user more than the bytes hold', pg_temp.set_u32(b, 16, l.n_users + 1), 'model size mismatch: the header describes 512 bytes but the value has 488'),
 	('a NUL byte in the options', set_byte(b, 67, 0), 'model options contain a NUL byte'),
 	('a nonzero padding byte', set_byte(b, l.user_ids - 1, 1), 'model has nonzero padding bytes'),
