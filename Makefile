@@ -119,7 +119,7 @@ fuzz/bin/seeds: fuzz/seeds.c $(CORE_SRCS) $(HEADERS)
 	$(UNIT_CC) $(UNIT_CFLAGS) -Iinclude $(BLAS_CFLAGS) -o $@ $< $(CORE_SRCS) $(BLAS_LIBS) -lm
 
 # pg_regress against a server under valgrind, built without -march=native:
-# several minutes, run on request (scripts/valgrind.sh).
+# a few minutes, run on request (scripts/valgrind.sh).
 .PHONY: valgrind-check
 valgrind-check:
 	bash scripts/valgrind.sh
