@@ -2,9 +2,8 @@ EXTENSION = kpreco
 EXTVERSION = 0.2.0
 
 MODULE_big = kpreco
-CORE_OBJS = src/core/core.o src/core/sparse.o src/core/idmap.o src/core/ials.o \
-	src/core/topk.o src/core/score.o src/core/model_format.o src/core/model_edit.o \
-	src/core/options.o
+# Every file of the numerical core (src/core) is built into the module.
+CORE_OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/core/*.c)))
 GLUE_OBJS = src/kpreco.o src/pg_alloc.o src/options.o src/model_type.o \
 	src/train_agg.o src/model_cache.o src/serve.o
 OBJS = $(CORE_OBJS) $(GLUE_OBJS)
