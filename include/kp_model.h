@@ -19,12 +19,29 @@
  *  64   options JSON, padded to 8
  *       i64  user_ids[n_users]      ascending, distinct
  *       i64  item_ids[n_items]      ascending, distinct
- *       f32  user_factors[n_users * factors], padded to 8
+ *       f32  user_factors[user_rows * factors], padded to 8
  *       f32  item_factors[n_items * factors], padded to 8
  *       i64  seen_indptr[n_users + 1]
  *       i32  seen_items[nnz], padded to 8   (each user's training items)
  * Readers check every field, every size and every float, so a truncated or
  * altered value is rejected instead of being served.
+ *
+ * Every model scores a (user, course) pair as the dot product of a user
+ * vector and a course vector of `factors` floats:
+ *   ials     the factors (Hu, Koren & Volinsky 2008);
+ *   bpr      [p_u, 1] · [q_i, b_i]: the last component carries the course bias;
+ *   als      [p_u, 1, μ + b_u] · [q_i, b_i, 1]: the dot product is the rating;
+ *   popular  [1] · [popularity_i];
+ *   ease     the item-item weight matrix B is stored as the course vectors
+ *            (factors = n_items, row i = B[i, ·]); there are no user vectors
+ *            (user_rows = 0): a user's vector is the indicator of the user's
+ *            training courses, so the score of j is the sum of B[i, j] over
+ *            them.
+ * user_rows is n_users for every algorithm but ease.
+ *
+ * Format version 2 adds the algorithms other than ials.  A model that
+ * version 1 can express (ials) is still written as version 1, so that older
+ * releases of kpreco keep reading it.
  */
 #ifndef KP_MODEL_H
 #define KP_MODEL_H
@@ -32,7 +49,7 @@
 #include "kp_core.h"
 
 #define KP_MODEL_MAGIC 0x4D52504Bu	/* bytes 'K' 'P' 'R' 'M' */
-#define KP_MODEL_FORMAT_VERSION 1
+#define KP_MODEL_FORMAT_VERSION 2
 #define KP_MODEL_HEADER_BYTES 64
 /*
  * PostgreSQL refuses values of 1 GB or more, and the text form (base64, 4/3
@@ -45,8 +62,16 @@
 
 typedef enum kp_algorithm
 {
-	KP_ALGO_IALS = 1
+	KP_ALGO_IALS = 1,
+	KP_ALGO_BPR = 2,
+	KP_ALGO_ALS = 3,
+	KP_ALGO_EASE = 4,
+	KP_ALGO_POPULAR = 5
 } kp_algorithm;
+
+/* Each algorithm's header field factors for its latent dimension. */
+#define KP_BPR_VECTOR_DIMS(f) ((f) + 1)
+#define KP_ALS_VECTOR_DIMS(f) ((f) + 2)
 
 /* A model's fields; array pointers refer into the serialised buffer. */
 typedef struct kp_model
@@ -71,13 +96,27 @@ typedef struct kp_model
 
 const char *kp_algorithm_name(uint32_t algorithm);
 
+/* Rows of user_factors: 0 for ease, whose users have no stored vectors. */
+static inline int32_t
+kp_model_user_rows(const kp_model *m)
+{
+	return m->algorithm == KP_ALGO_EASE ? 0 : m->n_users;
+}
+
+/* The oldest format version that can hold a model of this algorithm. */
+static inline uint32_t
+kp_model_format_for(uint32_t algorithm)
+{
+	return algorithm == KP_ALGO_IALS ? 1 : 2;
+}
+
 /* Serialised size of m, or 0 if it would exceed KP_MODEL_MAX_BYTES. */
 size_t		kp_model_bytes(const kp_model *m);
 
 /*
  * Writes m into buf (size == kp_model_bytes(m), 8-byte aligned), including
  * the checksum; bytes 0..3 are left as they are.  m->format_version is
- * ignored (the current version is written).  KP_EINVAL for a wrong size or
+ * ignored: kp_model_format_for(m->algorithm) is written.  KP_EINVAL for a wrong size or
  * alignment, a big-endian host, or header fields kp_model_read would reject.
  */
 kp_status	kp_model_write(const kp_model *m, void *buf, size_t size);

@@ -34,7 +34,7 @@ kp_model_remove_user(kp_model *m, int32_t row)
 	float	   *user_factors = (float *) m->user_factors;
 	int64_t    *seen_indptr = (int64_t *) m->seen_indptr;
 	int32_t    *seen_items = (int32_t *) m->seen_items;
-	size_t		factors = (size_t) m->factors;
+	size_t		factors = kp_model_user_rows(m) > 0 ? (size_t) m->factors : 0;
 	size_t		rows_after;
 	int64_t		first_seen;
 	int64_t		removed_pairs;

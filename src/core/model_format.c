@@ -111,15 +111,25 @@ add_section(size_t *offset, uint64_t count, size_t elem_size)
 	return 1;
 }
 
+/* An ease model's course vectors are its item-item weights: one per course. */
+static int
+factors_valid(uint32_t algorithm, int32_t n_items, int32_t factors)
+{
+	if (algorithm == KP_ALGO_EASE)
+		return factors == n_items;
+	return factors >= 1 && factors <= KP_MODEL_MAX_FACTORS;
+}
+
 /* Fills *lay; returns 0 for invalid counts or a model that is too large. */
 static int
-compute_layout(int32_t n_users, int32_t n_items, int32_t factors,
+compute_layout(uint32_t algorithm, int32_t n_users, int32_t n_items, int32_t factors,
 			   uint32_t options_len, int64_t nnz, model_layout *lay)
 {
 	size_t		offset = KP_MODEL_HEADER_BYTES;
+	int32_t		user_rows = algorithm == KP_ALGO_EASE ? 0 : n_users;
 
 	if (n_users < 0 || n_items < 0 || nnz < 0 ||
-		factors < 1 || factors > KP_MODEL_MAX_FACTORS ||
+		!factors_valid(algorithm, n_items, factors) ||
 		options_len > KP_MODEL_MAX_OPTIONS_BYTES)
 		return 0;
 
@@ -133,7 +143,7 @@ compute_layout(int32_t n_users, int32_t n_items, int32_t factors,
 	if (!add_section(&offset, (uint64_t) n_items, sizeof(int64_t)))
 		return 0;
 	lay->user_factors = offset;
-	if (!add_section(&offset, (uint64_t) n_users * (uint64_t) factors, sizeof(float)))
+	if (!add_section(&offset, (uint64_t) user_rows * (uint64_t) factors, sizeof(float)))
 		return 0;
 	lay->item_factors = offset;
 	if (!add_section(&offset, (uint64_t) n_items * (uint64_t) factors, sizeof(float)))
@@ -155,6 +165,14 @@ kp_algorithm_name(uint32_t algorithm)
 	{
 		case KP_ALGO_IALS:
 			return "ials";
+		case KP_ALGO_BPR:
+			return "bpr";
+		case KP_ALGO_ALS:
+			return "als";
+		case KP_ALGO_EASE:
+			return "ease";
+		case KP_ALGO_POPULAR:
+			return "popular";
 	}
 	return NULL;
 }
@@ -164,8 +182,8 @@ kp_model_bytes(const kp_model *m)
 {
 	model_layout lay;
 
-	if (!compute_layout(m->n_users, m->n_items, m->factors, m->options_len,
-						m->nnz, &lay))
+	if (!compute_layout(m->algorithm, m->n_users, m->n_items, m->factors,
+						m->options_len, m->nnz, &lay))
 		return 0;
 	return lay.total;
 }
@@ -266,20 +284,20 @@ kp_model_write(const kp_model *m, void *buf, size_t size)
 
 	if (!host_is_little_endian() || ((uintptr_t) buf & 7) != 0)
 		return KP_EINVAL;
-	if (!compute_layout(m->n_users, m->n_items, m->factors, m->options_len,
-						m->nnz, &lay) || lay.total != size)
+	if (!compute_layout(m->algorithm, m->n_users, m->n_items, m->factors,
+						m->options_len, m->nnz, &lay) || lay.total != size)
 		return KP_EINVAL;
 	/* refuse to write what kp_model_read would reject for its header */
 	if (kp_algorithm_name(m->algorithm) == NULL || m->n_items < 1 ||
 		m->rows_read < m->nnz || m->rows_skipped < 0)
 		return KP_EINVAL;
 
-	n_user_floats = (size_t) m->n_users * (size_t) m->factors;
+	n_user_floats = (size_t) kp_model_user_rows(m) * (size_t) m->factors;
 	n_item_floats = (size_t) m->n_items * (size_t) m->factors;
 
 	memset(p + 4, 0, size - 4);
 	put_u32(p + 4, KP_MODEL_MAGIC);
-	put_u32(p + 8, KP_MODEL_FORMAT_VERSION);
+	put_u32(p + 8, kp_model_format_for(m->algorithm));
 	put_u32(p + 12, m->algorithm);
 	put_u32(p + 16, (uint32_t) m->n_users);
 	put_u32(p + 20, (uint32_t) m->n_items);
@@ -342,19 +360,26 @@ parse_header(const unsigned char *p, size_t size_total, kp_model *out,
 		return model_error(err, errlen,
 						   "model format version %u is newer than this kpreco supports (%d); retrain the model or upgrade kpreco",
 						   (unsigned int) m.format_version, KP_MODEL_FORMAT_VERSION);
-	if (m.format_version != KP_MODEL_FORMAT_VERSION)
+	if (m.format_version < 1)
 		return model_error(err, errlen, "unknown model format version %u",
 						   (unsigned int) m.format_version);
 	if (kp_algorithm_name(m.algorithm) == NULL)
 		return model_error(err, errlen, "unknown model algorithm %u",
 						   (unsigned int) m.algorithm);
+	if (m.format_version < kp_model_format_for(m.algorithm))
+		return model_error(err, errlen, "model format version %u has no algorithm %s",
+						   (unsigned int) m.format_version, kp_algorithm_name(m.algorithm));
 	if (m.n_users < 0)
 		return model_error(err, errlen, "model has a negative user count (%d)",
 						   (int) m.n_users);
 	if (m.n_items < 1)
 		return model_error(err, errlen, "model has an item count of %d, at least 1 is needed",
 						   (int) m.n_items);
-	if (m.factors < 1 || m.factors > KP_MODEL_MAX_FACTORS)
+	if (m.algorithm == KP_ALGO_EASE && m.factors != m.n_items)
+		return model_error(err, errlen,
+						   "ease model has course vectors of %d values for %d courses",
+						   (int) m.factors, (int) m.n_items);
+	if (!factors_valid(m.algorithm, m.n_items, m.factors))
 		return model_error(err, errlen, "model has %d factors, outside 1..%d",
 						   (int) m.factors, KP_MODEL_MAX_FACTORS);
 	if (m.options_len > KP_MODEL_MAX_OPTIONS_BYTES)
@@ -370,7 +395,8 @@ parse_header(const unsigned char *p, size_t size_total, kp_model *out,
 	if (m.rows_skipped < 0)
 		return model_error(err, errlen, "model's rows_skipped is negative (%lld)",
 						   (long long) m.rows_skipped);
-	if (!compute_layout(m.n_users, m.n_items, m.factors, m.options_len, m.nnz, lay))
+	if (!compute_layout(m.algorithm, m.n_users, m.n_items, m.factors, m.options_len,
+						m.nnz, lay))
 		return model_error(err, errlen,
 						   "model header describes a value larger than the limit of %zu bytes",
 						   KP_MODEL_MAX_BYTES);
@@ -525,7 +551,7 @@ kp_model_read(const void *buf, size_t size, kp_model *out,
 	if (memchr(m.options_json, '\0', m.options_len) != NULL)
 		return model_error(err, errlen, "model options contain a NUL byte");
 	if (!is_zero(p, lay.options + m.options_len, lay.user_ids) ||
-		!is_zero(p, lay.user_factors + (size_t) m.n_users * m.factors * sizeof(float),
+		!is_zero(p, lay.user_factors + (size_t) kp_model_user_rows(&m) * m.factors * sizeof(float),
 				 lay.item_factors) ||
 		!is_zero(p, lay.item_factors + (size_t) m.n_items * m.factors * sizeof(float),
 				 lay.seen_indptr) ||
@@ -539,7 +565,8 @@ kp_model_read(const void *buf, size_t size, kp_model *out,
 		return model_error(err, errlen,
 						   "model item_ids are not strictly ascending at item row %d",
 						   (int) bad);
-	status = check_factors(m.user_factors, m.n_users, m.factors, "user", err, errlen);
+	status = check_factors(m.user_factors, kp_model_user_rows(&m), m.factors, "user",
+						   err, errlen);
 	if (status != KP_OK)
 		return status;
 	status = check_factors(m.item_factors, m.n_items, m.factors, "item", err, errlen);

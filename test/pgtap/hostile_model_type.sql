@@ -269,9 +269,10 @@ SELECT is(pg_temp.outcome(format('SELECT %L::bytea::kpreco.model', pg_temp.resea
 	('magic in big-endian order', pg_temp.set_u32(b, 4, 1263555149),
 		'model was written in big-endian byte order; kpreco models are little-endian and this one cannot be read'),
 	('another magic', pg_temp.set_u32(b, 4, 1), 'not a kpreco model (magic 0x00000001, expected 0x4D52504B)'),
-	('format version 2', pg_temp.set_u32(b, 8, 2), 'model format version 2 is newer than this kpreco supports (1); retrain the model or upgrade kpreco'),
+	('format version 3', pg_temp.set_u32(b, 8, 3), 'model format version 3 is newer than this kpreco supports (2); retrain the model or upgrade kpreco'),
 	('format version 0', pg_temp.set_u32(b, 8, 0), 'unknown model format version 0'),
-	('algorithm 2', pg_temp.set_u32(b, 12, 2), 'unknown model algorithm 2'),
+	('algorithm 2 in format 1', pg_temp.set_u32(b, 12, 2), 'model format version 1 has no algorithm bpr'),
+	('algorithm 6', pg_temp.set_u32(b, 12, 6), 'unknown model algorithm 6'),
 	('n_users -1', pg_temp.set_u32(b, 16, 4294967295), 'model has a negative user count (-1)'),
 	('n_items 0', pg_temp.set_u32(b, 20, 0), 'model has an item count of 0, at least 1 is needed'),
 	('factors 0', pg_temp.set_u32(b, 24, 0), 'model has 0 factors, outside 1..1024'),
@@ -306,8 +307,8 @@ SELECT is(pg_temp.outcome(format('SELECT %L::bytea::kpreco.model', pg_temp.resea
 SELECT alike(pg_temp.outcome(format('SELECT %L::bytea::kpreco.model', pg_temp.reseal(overlay(b PLACING 'X' FROM 65)))),
 	'XX001: %', 'forged: options that are not JSON are refused with XX001 like any damage')
   FROM hostile_model;
-SELECT alike(pg_temp.outcome(format('SELECT %L::kpreco.model', encode(pg_temp.reseal(pg_temp.set_u32(b, 8, 2)), 'base64'))),
-	'22P02: invalid kpreco.model value: model format version 2 is newer%', 'forged, as text: format version 2 is 22P02')
+SELECT alike(pg_temp.outcome(format('SELECT %L::kpreco.model', encode(pg_temp.reseal(pg_temp.set_u32(b, 8, 3)), 'base64'))),
+	'22P02: invalid kpreco.model value: model format version 3 is newer%', 'forged, as text: format version 3 is 22P02')
   FROM hostile_model;
 SELECT alike(pg_temp.copy_in(pg_temp.reseal(pg_temp.set_u32(b, 24, 0))), '22P03: invalid kpreco.model value: model has 0 factors%',
 	'forged, through binary COPY: 0 factors is 22P03')

@@ -82,7 +82,7 @@ make_model(test_model *t, int n_users, int n_items, int factors, const char *opt
 		t->seen_indptr[u + 1] = nnz;
 	}
 
-	t->m.format_version = KP_MODEL_FORMAT_VERSION;
+	t->m.format_version = 1;
 	t->m.algorithm = KP_ALGO_IALS;
 	t->m.n_users = n_users;
 	t->m.n_items = n_items;
@@ -235,7 +235,7 @@ test_write(void)
 	memset(buf, 0x5C, 4);
 	unit_ok(kp_model_read(buf, size, &back, err, sizeof(err)) == KP_OK,
 			"read ignores bytes 0..3");
-	unit_ok(memcmp(buf + 4, "KPRM", 4) == 0 && buf[8] == KP_MODEL_FORMAT_VERSION &&
+	unit_ok(memcmp(buf + 4, "KPRM", 4) == 0 && buf[8] == 1 &&
 			buf[16] == 5 && buf[17] == 0 && buf[20] == 4 && buf[24] == 3,
 			"header is little-endian with magic \"KPRM\"");
 	unit_ok(buf[64] == '{' && buf[65] == '}' && buf[66] == 0 && buf[71] == 0,
@@ -370,7 +370,7 @@ test_header_checks(void)
 	kp_model	m;
 	char		err[256];
 	static const char *const newer =
-	"model format version 2 is newer than this kpreco supports (1); retrain the model or upgrade kpreco";
+	"model format version 3 is newer than this kpreco supports (2); retrain the model or upgrade kpreco";
 
 	make_model(&t, 6, 5, 2, "{}");
 	buf = write_model(&t, &size);
@@ -379,7 +379,7 @@ test_header_checks(void)
 #define RESET() memcpy(copy, buf, size)
 
 	RESET();
-	copy[8] = 2;
+	copy[8] = 3;
 	unit_ok(kp_model_read(copy, size, &m, err, sizeof(err)) == KP_EINVAL &&
 			strcmp(err, newer) == 0, "newer version: %s", err);
 	RESET();
@@ -459,7 +459,7 @@ test_header_checks(void)
 	unit_ok(kp_model_read_header(buf, 64, size - 8, &m, err, sizeof(err)) == KP_EINVAL &&
 			strstr(err, "size mismatch") != NULL, "read_header with a wrong total: %s", err);
 	RESET();
-	copy[8] = 2;
+	copy[8] = 3;
 	unit_ok(kp_model_read_header(copy, 64, size, &m, err, sizeof(err)) == KP_EINVAL &&
 			strcmp(err, newer) == 0, "read_header reports a newer version");
 	RESET();
@@ -736,14 +736,79 @@ test_names(void)
 {
 	unit_ok(kp_algorithm_name(KP_ALGO_IALS) != NULL &&
 			strcmp(kp_algorithm_name(KP_ALGO_IALS), "ials") == 0, "KP_ALGO_IALS is \"ials\"");
-	unit_ok(kp_algorithm_name(0) == NULL && kp_algorithm_name(2) == NULL,
+	unit_ok(strcmp(kp_algorithm_name(KP_ALGO_BPR), "bpr") == 0 &&
+			strcmp(kp_algorithm_name(KP_ALGO_ALS), "als") == 0 &&
+			strcmp(kp_algorithm_name(KP_ALGO_EASE), "ease") == 0 &&
+			strcmp(kp_algorithm_name(KP_ALGO_POPULAR), "popular") == 0,
+			"bpr, als, ease and popular have their names");
+	unit_ok(kp_algorithm_name(0) == NULL && kp_algorithm_name(6) == NULL,
 			"unknown algorithms have no name");
+}
+
+/*
+ * Format 2: algorithms other than ials are written as version 2, and an
+ * ease model has no user vectors and one course vector entry per course.
+ */
+static void
+test_format_2(void)
+{
+	test_model t;
+	size_t		size;
+	size_t		ials_size;
+	unsigned char *buf;
+	kp_model	m;
+	char		err[256];
+
+	make_model(&t, 5, 4, 4, "{}");
+	ials_size = kp_model_bytes(&t.m);
+	t.m.algorithm = KP_ALGO_EASE;
+	size = kp_model_bytes(&t.m);
+	unit_ok(size == ials_size - 5 * 4 * sizeof(float),
+			"an ease model leaves out the user vectors (%zu of %zu bytes)", size, ials_size);
+	buf = write_model(&t, &size);
+	unit_ok(buf != NULL && buf[8] == 2 && kp_model_read(buf, size, &m, err, sizeof(err)) == KP_OK &&
+			m.format_version == 2 && m.algorithm == KP_ALGO_EASE && kp_model_user_rows(&m) == 0 &&
+			memcmp(m.item_factors, t.item_factors, sizeof(float) * 16) == 0 &&
+			memcmp(m.seen_items, t.seen_items, sizeof(int32_t) * t.m.nnz) == 0,
+			"an ease model is written as version 2 and reads back");
+	buf[8] = 1;
+	reseal(buf, size);
+	unit_ok(rejected_with(buf, size, "model format version 1 has no algorithm ease"),
+			"version 1 cannot hold an ease model");
+	free(buf);
+
+	t.m.factors = 3;
+	unit_ok(kp_model_bytes(&t.m) == 0, "an ease model needs one vector entry per course");
+	free_model(&t);
+
+	make_model(&t, 3, 1500, 1, "{}");
+	t.m.algorithm = KP_ALGO_EASE;
+	t.m.factors = 1500;
+	t.item_factors = realloc(t.item_factors, sizeof(float) * 1500 * 1500);
+	memset(t.item_factors, 0, sizeof(float) * 1500 * 1500);
+	t.m.item_factors = t.item_factors;
+	buf = write_model(&t, &size);
+	unit_ok(buf != NULL && kp_model_read(buf, size, &m, err, sizeof(err)) == KP_OK &&
+			m.factors == 1500, "ease course vectors may be longer than 1024 factors");
+	free(buf);
+	free_model(&t);
+
+	make_model(&t, 4, 3, 3, "{}");
+	t.m.algorithm = KP_ALGO_BPR;
+	buf = write_model(&t, &size);
+	unit_ok(buf != NULL && buf[8] == 2 && kp_model_read(buf, size, &m, err, sizeof(err)) == KP_OK &&
+			kp_model_user_rows(&m) == 4 &&
+			memcmp(m.user_factors, t.user_factors, sizeof(float) * 12) == 0,
+			"a bpr model is written as version 2 with its user vectors");
+	free(buf);
+	free_model(&t);
 }
 
 int
 main(void)
 {
 	test_names();
+	test_format_2();
 	test_model_bytes();
 	test_round_trip();
 	test_write();
