@@ -15,10 +15,19 @@
 
 #include "kp_core.h"
 #include "kp_ials.h"
+#include "kp_model.h"
 
 /* Trained versions of a model that are kept (option keep_versions). */
 #define KP_DEFAULT_KEEP_VERSIONS 3
 #define KP_MAX_KEEP_VERSIONS 1000
+
+/* Option "algorithm": "auto" picks one of the others by validation. */
+#define KP_ALGO_AUTO 0
+
+/* Stochastic gradient descent of bpr. */
+#define KP_DEFAULT_EPOCHS 100
+#define KP_MAX_EPOCHS 100000
+#define KP_DEFAULT_LEARNING_RATE 0.01f
 
 /* Larger values overflow float32 in the solvers. */
 #define KP_MAX_REGULARIZATION 1e6
@@ -36,9 +45,22 @@
 /* Room for the longest message or hint the parser writes. */
 #define KP_OPTIONS_MESSAGE_BYTES 512
 
+/*
+ * Every key is checked against the algorithm: an option given for an
+ * algorithm that has no use for it (alpha for bpr) is an error.  factors,
+ * iterations, regularization and seed are kept in ials and shared by the
+ * algorithms that use them; the *_given flags tell the caller where an
+ * algorithm's own default must replace the ials one.
+ */
 typedef struct kp_train_options
 {
+	uint32_t	algorithm;		/* kp_algorithm, or KP_ALGO_AUTO */
 	kp_ials_params ials;
+	bool		factors_given;
+	bool		iterations_given;
+	bool		regularization_given;
+	int32_t		epochs;			/* bpr: 0 .. KP_MAX_EPOCHS */
+	float		learning_rate;	/* bpr: (0, 1] */
 	int32_t		keep_versions;	/* 1 .. KP_MAX_KEEP_VERSIONS */
 	bool		verbose;
 	/* Source columns; "" when not given. */

@@ -51,6 +51,8 @@ typedef enum option_key
 	KEY_WEIGHT_COLUMN,
 	KEY_KEEP_VERSIONS,
 	KEY_VERBOSE,
+	KEY_EPOCHS,
+	KEY_LEARNING_RATE,
 	N_KEYS,
 	KEY_UNKNOWN = N_KEYS
 } option_key;
@@ -58,7 +60,30 @@ typedef enum option_key
 static const char *const key_names[N_KEYS] = {
 	"algorithm", "factors", "iterations", "regularization", "alpha", "solver",
 	"cg_steps", "seed", "user_column", "course_column", "weight_column",
-	"keep_versions", "verbose"
+	"keep_versions", "verbose", "epochs", "learning_rate"
+};
+
+#define ALL_ALGORITHMS ((1u << KP_ALGO_IALS) | (1u << KP_ALGO_BPR) | (1u << KP_ALGO_ALS) | \
+						(1u << KP_ALGO_EASE) | (1u << KP_ALGO_POPULAR))
+
+/* The algorithms each key applies to, as bits 1 << kp_algorithm. */
+static const uint32_t key_algorithms[N_KEYS] = {
+	[KEY_ALGORITHM] = ALL_ALGORITHMS,
+	[KEY_FACTORS] = (1u << KP_ALGO_IALS) | (1u << KP_ALGO_BPR) | (1u << KP_ALGO_ALS),
+	[KEY_ITERATIONS] = (1u << KP_ALGO_IALS) | (1u << KP_ALGO_ALS),
+	[KEY_REGULARIZATION] = (1u << KP_ALGO_IALS) | (1u << KP_ALGO_BPR) | (1u << KP_ALGO_ALS) |
+	(1u << KP_ALGO_EASE),
+	[KEY_ALPHA] = 1u << KP_ALGO_IALS,
+	[KEY_SOLVER] = 1u << KP_ALGO_IALS,
+	[KEY_CG_STEPS] = 1u << KP_ALGO_IALS,
+	[KEY_SEED] = (1u << KP_ALGO_IALS) | (1u << KP_ALGO_BPR) | (1u << KP_ALGO_ALS),
+	[KEY_USER_COLUMN] = ALL_ALGORITHMS,
+	[KEY_COURSE_COLUMN] = ALL_ALGORITHMS,
+	[KEY_WEIGHT_COLUMN] = ALL_ALGORITHMS,
+	[KEY_KEEP_VERSIONS] = ALL_ALGORITHMS,
+	[KEY_VERBOSE] = ALL_ALGORITHMS,
+	[KEY_EPOCHS] = 1u << KP_ALGO_BPR,
+	[KEY_LEARNING_RATE] = 1u << KP_ALGO_BPR
 };
 
 /* Longer than any key name above or choice of value, so longer strings never match. */
@@ -823,10 +848,12 @@ column_option(parser *ps, const member *m, char *column)
 	return true;
 }
 
+/* The algorithm names in option "algorithm", by kp_algorithm. */
+static const char *const algorithm_names[] = {"auto", "ials", "bpr", "als", "ease", "popular"};
+
 static bool
 apply_option(parser *ps, const member *m, kp_train_options *out)
 {
-	static const char *const algorithms[] = {"ials"};
 	static const char *const solvers[] = {"cg", "cholesky"};
 	kp_ials_params *ials = &out->ials;
 	int64_t		integer;
@@ -836,7 +863,12 @@ apply_option(parser *ps, const member *m, kp_train_options *out)
 	switch (m->name)
 	{
 		case KEY_ALGORITHM:
-			return choice_option(ps, m, algorithms, 1, "Supported algorithms: ials.", &chosen);
+			if (!choice_option(ps, m, algorithm_names, 6,
+							   "Supported algorithms: ials, bpr, als, ease, popular and auto.",
+							   &chosen))
+				return false;
+			out->algorithm = (uint32_t) chosen;
+			return true;
 		case KEY_SOLVER:
 			if (!choice_option(ps, m, solvers, 2,
 							   "Use \"cg\" (conjugate gradient, the default) or \"cholesky\".",
@@ -848,11 +880,24 @@ apply_option(parser *ps, const member *m, kp_train_options *out)
 			if (!integer_option(ps, m, 1, KP_MAX_FACTORS, &integer))
 				return false;
 			ials->factors = (int32_t) integer;
+			out->factors_given = true;
 			return true;
 		case KEY_ITERATIONS:
 			if (!integer_option(ps, m, 0, KP_MAX_ITERATIONS, &integer))
 				return false;
 			ials->iterations = (int32_t) integer;
+			out->iterations_given = true;
+			return true;
+		case KEY_EPOCHS:
+			if (!integer_option(ps, m, 0, KP_MAX_EPOCHS, &integer))
+				return false;
+			out->epochs = (int32_t) integer;
+			return true;
+		case KEY_LEARNING_RATE:
+			if (!number_option(ps, m, 1, &out->learning_rate))
+				return false;
+			if (out->learning_rate == 0)
+				return fail(ps, NULL, "option \"learning_rate\" must be greater than 0 and at most 1");
 			return true;
 		case KEY_CG_STEPS:
 			if (!integer_option(ps, m, 1, KP_MAX_CG_STEPS, &integer))
@@ -870,6 +915,7 @@ apply_option(parser *ps, const member *m, kp_train_options *out)
 			out->keep_versions = (int32_t) integer;
 			return true;
 		case KEY_REGULARIZATION:
+			out->regularization_given = true;
 			return number_option(ps, m, KP_MAX_REGULARIZATION, &ials->regularization);
 		case KEY_ALPHA:
 			return number_option(ps, m, KP_MAX_ALPHA, &ials->alpha);
@@ -889,16 +935,46 @@ apply_option(parser *ps, const member *m, kp_train_options *out)
 	}
 	quote_string(ps, m->key, quoted);
 	return fail(ps, "Known options: algorithm, factors, iterations, regularization, alpha, "
-				"solver, cg_steps, seed, user_column, course_column, weight_column, "
-				"keep_versions, verbose.",
+				"solver, cg_steps, seed, epochs, learning_rate, user_column, course_column, "
+				"weight_column, keep_versions, verbose.",
 				"unknown option \"%s\"", quoted);
+}
+
+/* The first option given that the chosen algorithm has no use for. */
+static bool
+check_keys_apply(parser *ps, const member *const *order, int n_members, uint32_t algorithm)
+{
+	char		hint[160];
+	int			i;
+	int			a;
+	size_t		used = 0;
+
+	if (algorithm == KP_ALGO_AUTO)
+		return true;
+	for (i = 0; i < n_members; i++)
+	{
+		option_key key = order[i]->name;
+
+		if (key == KEY_UNKNOWN || (key_algorithms[key] & (1u << algorithm)) != 0)
+			continue;
+		for (a = KP_ALGO_IALS; a <= KP_ALGO_POPULAR; a++)
+			if (key_algorithms[key] & (1u << a))
+				used += (size_t) snprintf(hint + used, sizeof(hint) - used, "%s%s",
+										  used == 0 ? "" : ", ", algorithm_names[a]);
+		return fail(ps, NULL, "option \"%s\" does not apply to algorithm %s (it applies to %s)",
+					key_names[key], algorithm_names[algorithm], hint);
+	}
+	return true;
 }
 
 void
 kp_train_options_default(kp_train_options *options)
 {
 	memset(options, 0, sizeof(*options));
+	options->algorithm = KP_ALGO_IALS;
 	kp_ials_default_params(&options->ials);
+	options->epochs = KP_DEFAULT_EPOCHS;
+	options->learning_rate = KP_DEFAULT_LEARNING_RATE;
 	options->keep_versions = KP_DEFAULT_KEEP_VERSIONS;
 }
 
@@ -954,6 +1030,8 @@ kp_train_options_parse(const char *json, size_t len, kp_train_options *out,
 		if (!apply_option(&ps, order[i], &parsed))
 			return KP_EINVAL;
 	}
+	if (!check_keys_apply(&ps, order, n_members, parsed.algorithm))
+		return KP_EINVAL;
 	*out = parsed;
 	return KP_OK;
 }

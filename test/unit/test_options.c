@@ -15,7 +15,10 @@ static char hint[KP_OPTIONS_MESSAGE_BYTES];
 
 static const char known_hint[] =
 "Known options: algorithm, factors, iterations, regularization, alpha, solver, "
-"cg_steps, seed, user_column, course_column, weight_column, keep_versions, verbose.";
+"cg_steps, seed, epochs, learning_rate, user_column, course_column, weight_column, "
+"keep_versions, verbose.";
+
+static const char algorithms_hint[] = "Supported algorithms: ials, bpr, als, ease, popular and auto.";
 
 static const char object_hint[] = "For example '{\"factors\": 64, \"iterations\": 15}'.";
 
@@ -135,7 +138,7 @@ static void
 test_server_messages(void)
 {
 	expect_error("{\"factor\": 3}", "unknown option \"factor\"", known_hint, "unknown key");
-	expect_error("{\"factors\": 8, \"learning_rate\": 0.1}", "unknown option \"learning_rate\"",
+	expect_error("{\"factors\": 8, \"learning_rte\": 0.1}", "unknown option \"learning_rte\"",
 				 known_hint, "unknown key after a good one");
 	expect_error("[{\"factors\": 3}]", "options must be a JSON object", object_hint, "an array");
 	expect_error("[]", "options must be a JSON object", object_hint, "an empty array");
@@ -164,8 +167,8 @@ test_server_messages(void)
 	expect_error("{\"solver\": 1}", "option \"solver\" must be a string", NULL, "solver as a number");
 	expect_error("{\"solver\": \"lu\"}", "option \"solver\" has unknown value \"lu\"",
 				 "Use \"cg\" (conjugate gradient, the default) or \"cholesky\".", "solver lu");
-	expect_error("{\"algorithm\": \"bpr\"}", "option \"algorithm\" has unknown value \"bpr\"",
-				 "Supported algorithms: ials.", "algorithm bpr");
+	expect_error("{\"algorithm\": \"svd\"}", "option \"algorithm\" has unknown value \"svd\"",
+				 algorithms_hint, "algorithm svd");
 	expect_error("{\"algorithm\": [\"ials\"]}", "option \"algorithm\" must be a string", NULL, "algorithm as an array");
 	expect_error("{\"user_column\": 1}", "option \"user_column\" must be a column name string", NULL,
 				 "user_column as a number");
@@ -202,6 +205,59 @@ test_new_keys(void)
 	expect_error("{\"factors \": 3}", "unknown option \"factors \"", known_hint, "a key with a trailing space");
 	expect_error("{\"factorsfactorsfactors\": 3}", "unknown option \"factorsfactorsfactors\"", known_hint,
 				 "a key longer than every known one");
+}
+
+/* Option "algorithm", the keys of bpr, and keys an algorithm has no use for. */
+static void
+test_algorithms(void)
+{
+	static const struct
+	{
+		const char *name;
+		uint32_t	algorithm;
+	}			choices[] = {
+		{"ials", KP_ALGO_IALS}, {"bpr", KP_ALGO_BPR}, {"als", KP_ALGO_ALS},
+		{"ease", KP_ALGO_EASE}, {"popular", KP_ALGO_POPULAR}, {"auto", KP_ALGO_AUTO}
+	};
+	kp_train_options o;
+	char		json[64];
+	size_t		i;
+
+	for (i = 0; i < sizeof(choices) / sizeof(choices[0]); i++)
+	{
+		snprintf(json, sizeof(json), "{\"algorithm\": \"%s\"}", choices[i].name);
+		unit_ok(parse(json, &o) == KP_OK && o.algorithm == choices[i].algorithm,
+				"algorithm %s", choices[i].name);
+	}
+	unit_ok(parse("{}", &o) == KP_OK && o.algorithm == KP_ALGO_IALS && !o.factors_given &&
+			!o.iterations_given && !o.regularization_given && o.epochs == 100 &&
+			o.learning_rate == 0.01f, "defaults: ials, nothing given, bpr's 100 epochs at 0.01");
+	unit_ok(parse("{\"algorithm\": \"bpr\", \"factors\": 32, \"regularization\": 0.5, "
+				  "\"epochs\": 7, \"learning_rate\": 0.25, \"seed\": 9}", &o) == KP_OK &&
+			o.factors_given && o.regularization_given && !o.iterations_given &&
+			o.ials.factors == 32 && o.ials.regularization == 0.5f && o.epochs == 7 &&
+			o.learning_rate == 0.25f && o.ials.seed == 9, "bpr with its keys");
+	expect_error("{\"algorithm\": \"bpr\", \"epochs\": 100001}",
+				 "option \"epochs\" must be between 0 and 100000", NULL, "epochs 100001");
+	expect_error("{\"algorithm\": \"bpr\", \"learning_rate\": 0}",
+				 "option \"learning_rate\" must be greater than 0 and at most 1", NULL, "learning_rate 0");
+	expect_error("{\"algorithm\": \"bpr\", \"learning_rate\": 1.5}",
+				 "option \"learning_rate\" must be between 0 and 1", NULL, "learning_rate 1.5");
+	expect_error("{\"algorithm\": \"bpr\", \"alpha\": 2}",
+				 "option \"alpha\" does not apply to algorithm bpr (it applies to ials)", NULL, "alpha with bpr");
+	expect_error("{\"epochs\": 5}",
+				 "option \"epochs\" does not apply to algorithm ials (it applies to bpr)", NULL,
+				 "epochs with the default ials");
+	expect_error("{\"iterations\": 5, \"algorithm\": \"ease\"}",
+				 "option \"iterations\" does not apply to algorithm ease (it applies to ials, als)", NULL,
+				 "iterations with ease, whatever the order");
+	expect_error("{\"algorithm\": \"popular\", \"regularization\": 1}",
+				 "option \"regularization\" does not apply to algorithm popular (it applies to ials, bpr, als, ease)",
+				 NULL, "regularization with popular");
+	unit_ok(parse("{\"algorithm\": \"popular\", \"weight_column\": \"w\", \"keep_versions\": 2, "
+				  "\"verbose\": true}", &o) == KP_OK, "columns, keep_versions and verbose apply to every algorithm");
+	unit_ok(parse("{\"algorithm\": \"auto\", \"alpha\": 2, \"epochs\": 3}", &o) == KP_OK,
+			"auto takes the keys of every algorithm");
 }
 
 static void
@@ -454,13 +510,13 @@ test_strings(void)
 	expect_error("{\"solver\": \"\"}", "option \"solver\" has unknown value \"\"",
 				 "Use \"cg\" (conjugate gradient, the default) or \"cholesky\".", "an empty value");
 	expect_error("{\"algorithm\": \"ials \"}", "option \"algorithm\" has unknown value \"ials \"",
-				 "Supported algorithms: ials.", "a value with a trailing space");
+				 algorithms_hint, "a value with a trailing space");
 	expect_error("{\"algorithm\": \"\\uD83D\\uDE00\"}", "option \"algorithm\" has unknown value \"\xF0\x9F\x98\x80\"",
-				 "Supported algorithms: ials.", "a surrogate pair is decoded");
+				 algorithms_hint, "a surrogate pair is decoded");
 	expect_error("{\"algorithm\": \"\xF0\x9F\x98\x80\"}", "option \"algorithm\" has unknown value \"\xF0\x9F\x98\x80\"",
-				 "Supported algorithms: ials.", "raw 4-byte UTF-8");
+				 algorithms_hint, "raw 4-byte UTF-8");
 	expect_error("{\"algorithm\": \"a\\nb\\u00e9\"}", "option \"algorithm\" has unknown value \"a\nb\xC3\xA9\"",
-				 "Supported algorithms: ials.", "escapes are decoded in messages");
+				 algorithms_hint, "escapes are decoded in messages");
 	expect_error("{\"\\u00e9t\\u00e9\": 1}", "unknown option \"\xC3\xA9t\xC3\xA9\"", known_hint, "an escaped unknown key");
 
 	/* long values are cut in messages, never inside a character */
@@ -648,6 +704,7 @@ main(void)
 	test_defaults_and_every_key();
 	test_server_messages();
 	test_new_keys();
+	test_algorithms();
 	test_columns();
 	test_duplicates_and_order();
 	test_integers();
