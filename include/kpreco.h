@@ -101,6 +101,8 @@ typedef struct KpServingModel
 
 extern void kpreco_cache_init(void);
 extern KpServingModel *kpreco_serving_model(text *name);
+extern KpServingModel *kpreco_serving_model_from_value(struct varlena *raw);
+extern void kpreco_serving_model_free(KpServingModel *s);
 extern const KpNeighbours *kpreco_course_neighbours(KpServingModel *s, int32 item);
 extern Datum kpreco_catalog_changed(PG_FUNCTION_ARGS);
 

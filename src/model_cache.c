@@ -272,7 +272,9 @@ prepare_serving(KpServingModel *s)
 		s->popular_items[i] = i;
 	qsort_arg(s->popular_items, m->n_items, sizeof(int32), compare_popularity, s->popular_counts);
 
-	if (kp_qmatrix_build(&alloc, m->item_factors, m->n_items, f, &s->items_q) != KP_OK ||
+	/* ease scores by summing rows of its item-item weights: no int8 copy */
+	if ((m->algorithm != KP_ALGO_EASE &&
+		 kp_qmatrix_build(&alloc, m->item_factors, m->n_items, f, &s->items_q) != KP_OK) ||
 		kp_score_scratch_init(&alloc, m->n_items, &s->scratch) != KP_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -340,6 +342,32 @@ kpreco_course_neighbours(KpServingModel *s, int32 item)
 		s->neighbour_bytes += sizeof(KpNeighbours);
 	}
 	return entry;
+}
+
+/*
+ * A serving model over a value that is not in the catalog (kpreco.evaluate
+ * of a model value), in a context of its own under the current one; raw
+ * must outlive it.  kpreco_serving_model_free releases it.
+ */
+KpServingModel *
+kpreco_serving_model_from_value(struct varlena *raw)
+{
+	MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "kpreco model",
+												  ALLOCSET_DEFAULT_SIZES);
+	KpServingModel *s = MemoryContextAllocZero(context, sizeof(KpServingModel));
+
+	s->context = context;
+	s->name = MemoryContextStrdup(context, "(model value)");
+	s->raw = raw;
+	kpreco_model_parse(s->raw, &s->model);
+	prepare_serving(s);
+	return s;
+}
+
+void
+kpreco_serving_model_free(KpServingModel *s)
+{
+	MemoryContextDelete(s->context);
 }
 
 /*
