@@ -1,17 +1,17 @@
 EXTENSION = kpreco
-EXTVERSION = 0.2.0
+EXTVERSION = 0.3.0
 
 MODULE_big = kpreco
 # Every file of the numerical core (src/core) is built into the module.
 CORE_OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/core/*.c)))
 GLUE_OBJS = src/kpreco.o src/pg_alloc.o src/options.o src/model_type.o \
-	src/train_agg.o src/model_cache.o src/serve.o
+	src/train_agg.o src/model_cache.o src/scoring.o src/serve.o src/evaluate.o
 OBJS = $(CORE_OBJS) $(GLUE_OBJS)
 HEADERS = $(wildcard include/*.h)
 
 # Full install scripts of released versions are frozen; the newest is built
 # from sql/$(EXTENSION).sql.
-DATA = sql/$(EXTENSION)--0.1.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
+DATA = sql/$(EXTENSION)--0.1.0.sql sql/$(EXTENSION)--0.2.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 TESTS = $(sort $(wildcard test/sql/*.sql))

@@ -96,6 +96,7 @@ typedef struct KpServingModel
 	kp_score_scratch scratch;
 	int32	   *top_index;		/* n_items */
 	float	   *top_score;		/* n_items */
+	float	   *dense_scores;	/* n_items, for ease; allocated on first use */
 	MemoryContext context;		/* owns all of the above */
 } KpServingModel;
 
@@ -105,5 +106,14 @@ extern KpServingModel *kpreco_serving_model_from_value(struct varlena *raw);
 extern void kpreco_serving_model_free(KpServingModel *s);
 extern const KpNeighbours *kpreco_course_neighbours(KpServingModel *s, int32 item);
 extern Datum kpreco_catalog_changed(PG_FUNCTION_ARGS);
+
+/*
+ * scoring.c: scores of every algorithm (see kp_model.h).  The k best
+ * courses of a known user, without the user's training courses, go to
+ * s->top_index and s->top_score, best first; the count is returned.
+ */
+extern int32 kpreco_top_for_user(KpServingModel *s, int32 user, int32 k);
+extern float kpreco_pair_score(KpServingModel *s, int32 user, int32 item);
+extern const float *kpreco_ease_user_scores(KpServingModel *s, int32 user);
 
 #endif							/* KPRECO_H */

@@ -6,7 +6,11 @@
  */
 #include "postgres.h"
 
+#include <float.h>
+#include <math.h>
+
 #include "common/shortest_dec.h"
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/jsonb.h"
@@ -59,7 +63,14 @@ kpreco_parse_options(Jsonb *options, KpTrainOptions *out)
 	}
 }
 
-/* The effective options, every key spelled out, as stored in the model. */
+PG_FUNCTION_INFO_V1(kpreco_check_options);
+PG_FUNCTION_INFO_V1(kpreco_decayed_weight);
+
+/*
+ * The effective options, every key spelled out, as stored in the model:
+ * options after kpreco_resolve_defaults, and for ease the regularization
+ * training chose.
+ */
 char *
 kpreco_options_json(const KpTrainOptions *options)
 {
@@ -68,14 +79,78 @@ kpreco_options_json(const KpTrainOptions *options)
 
 	initStringInfo(&buf);
 	/* Shortest text that reads back as the same float: 0.01, not 0.00999999978. */
-	appendStringInfo(&buf,
-					 "{\"algorithm\": \"ials\", \"factors\": %d, \"iterations\": %d, "
-					 "\"regularization\": %s, \"alpha\": %s, \"solver\": \"%s\", "
-					 "\"cg_steps\": %d, \"seed\": " UINT64_FORMAT "}",
-					 ials->factors, ials->iterations,
-					 float_to_shortest_decimal(ials->regularization),
-					 float_to_shortest_decimal(ials->alpha),
-					 ials->solver == KP_SOLVER_CHOLESKY ? "cholesky" : "cg",
-					 ials->cg_steps, ials->seed);
+	switch (options->algorithm)
+	{
+		case KP_ALGO_BPR:
+			appendStringInfo(&buf,
+							 "{\"algorithm\": \"bpr\", \"factors\": %d, \"epochs\": %d, "
+							 "\"learning_rate\": %s, \"regularization\": %s, \"seed\": " UINT64_FORMAT "}",
+							 ials->factors, options->epochs,
+							 float_to_shortest_decimal(options->learning_rate),
+							 float_to_shortest_decimal(ials->regularization), ials->seed);
+			break;
+		case KP_ALGO_ALS:
+			appendStringInfo(&buf,
+							 "{\"algorithm\": \"als\", \"factors\": %d, \"iterations\": %d, "
+							 "\"regularization\": %s, \"seed\": " UINT64_FORMAT "}",
+							 ials->factors, ials->iterations,
+							 float_to_shortest_decimal(ials->regularization), ials->seed);
+			break;
+		case KP_ALGO_EASE:
+			appendStringInfo(&buf, "{\"algorithm\": \"ease\", \"regularization\": %s}",
+							 float_to_shortest_decimal(ials->regularization));
+			break;
+		case KP_ALGO_POPULAR:
+			appendStringInfoString(&buf, "{\"algorithm\": \"popular\"}");
+			break;
+		default:
+			appendStringInfo(&buf,
+							 "{\"algorithm\": \"ials\", \"factors\": %d, \"iterations\": %d, "
+							 "\"regularization\": %s, \"alpha\": %s, \"solver\": \"%s\", "
+							 "\"cg_steps\": %d, \"seed\": " UINT64_FORMAT "}",
+							 ials->factors, ials->iterations,
+							 float_to_shortest_decimal(ials->regularization),
+							 float_to_shortest_decimal(ials->alpha),
+							 ials->solver == KP_SOLVER_CHOLESKY ? "cholesky" : "cg",
+							 ials->cg_steps, ials->seed);
+	}
 	return buf.data;
+}
+
+/* check_options(options jsonb): the error the aggregate would raise, if any. */
+Datum
+kpreco_check_options(PG_FUNCTION_ARGS)
+{
+	KpTrainOptions options;
+
+	kpreco_parse_options(PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0), &options);
+	PG_RETURN_VOID();
+}
+
+/*
+ * decayed_weight(weight, age_days, half_life_days): weight halved every
+ * half_life_days of age, computed in double.  A positive result too small
+ * for real is 0 (the aggregate skips the row); NaN and negative weights pass
+ * through for the aggregate to report; a NULL age (no time) gives 0 and a
+ * NULL half-life no decay.  A NULL weight counts as 1, as in train_agg.
+ */
+Datum
+kpreco_decayed_weight(PG_FUNCTION_ARGS)
+{
+	double		weight = PG_ARGISNULL(0) ? 1.0 : PG_GETARG_FLOAT8(0);
+	double		decayed = weight;
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_FLOAT4(0);
+	if (!PG_ARGISNULL(2))
+	{
+		double		half_lives = Max(PG_GETARG_FLOAT8(1), 0) / PG_GETARG_FLOAT8(2);
+
+		decayed = weight * pow(0.5, half_lives);
+	}
+	if (decayed > 0 && decayed < FLT_MIN)
+		PG_RETURN_FLOAT4(0);
+	if (decayed > FLT_MAX)
+		PG_RETURN_FLOAT4(INFINITY);
+	PG_RETURN_FLOAT4((float4) decayed);
 }

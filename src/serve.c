@@ -19,6 +19,7 @@
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
+#include "kp_topk.h"
 #include "kpreco.h"
 
 PG_FUNCTION_INFO_V1(kpreco_recommend);
@@ -112,7 +113,8 @@ kpreco_recommend(PG_FUNCTION_ARGS)
 	const kp_model *m;
 	int32		k;
 	int32		user;
-	int64		first_seen;
+	int32		n;
+	int32		i;
 
 	if (PG_ARGISNULL(0) || !get_k(fcinfo, 1, &k))
 		return (Datum) 0;
@@ -123,23 +125,39 @@ kpreco_recommend(PG_FUNCTION_ARGS)
 
 	if (user < 0)
 	{
-		int32		i;
-
 		for (i = 0; i < k; i++)
 			put_ranked_row(&result, m->item_ids[s->popular_items[i]], 0, true, i + 1);
 		return (Datum) 0;
 	}
 
-	first_seen = m->seen_indptr[user];
-	put_top(&result, s, &s->items_q, m->item_factors,
-			m->user_factors + (Size) user * m->factors,
-			m->seen_items + first_seen, m->seen_indptr[user + 1] - first_seen, k);
+	n = kpreco_top_for_user(s, user, k);
+	for (i = 0; i < n; i++)
+		put_ranked_row(&result, m->item_ids[s->top_index[i]], s->top_score[i], false, i + 1);
 	return (Datum) 0;
 }
 
 /*
+ * An ease model's neighbours of a course are the courses its item-item
+ * weights B[item, ·] favour most: the courses it predicts for someone who
+ * took only this one.
+ */
+static int32
+similar_by_weights(KpServingModel *s, int32 item, int32 k)
+{
+	const kp_model *m = &s->model;
+
+	if (s->dense_scores == NULL)
+		s->dense_scores = kpreco_alloc_huge(s->context, sizeof(float) * (Size) m->n_items, "scores");
+	memcpy(s->dense_scores, m->item_factors + (Size) item * m->n_items, sizeof(float) * (Size) m->n_items);
+	s->dense_scores[item] = -INFINITY;
+	return kp_topk(s->dense_scores, m->n_items, k, s->top_index, s->top_score);
+}
+
+/*
  * similar_courses(course_id, k, model): the k courses with the highest
- * cosine similarity of factors, the course itself excluded.  No rows for a
+ * cosine similarity of factors, the course itself excluded.  An ease model
+ * ranks by its item-item weights; a popular model lists the most popular
+ * other courses, with a NULL similarity.  No rows for a
  * course the model does not know.  Up to KPRECO_NEIGHBOURS come from the
  * session's neighbour cache; a larger k is computed on the spot.
  */
@@ -161,6 +179,25 @@ kpreco_similar_courses(PG_FUNCTION_ARGS)
 	item = kp_idmap_find(&s->items, PG_GETARG_INT64(0));
 	if (item < 0)
 		return (Datum) 0;
+	k = Min(k, m->n_items - 1);
+
+	if (m->algorithm == KP_ALGO_EASE)
+	{
+		int32		n = similar_by_weights(s, item, k);
+
+		for (i = 0; i < n; i++)
+			put_ranked_row(&result, m->item_ids[s->top_index[i]], s->top_score[i], false, i + 1);
+		return (Datum) 0;
+	}
+	if (m->algorithm == KP_ALGO_POPULAR)
+	{
+		int32		rank = 0;
+
+		for (i = 0; i < m->n_items && rank < k; i++)
+			if (s->popular_items[i] != item)
+				put_ranked_row(&result, m->item_ids[s->popular_items[i]], 0, true, ++rank);
+		return (Datum) 0;
+	}
 
 	neighbours = kpreco_course_neighbours(s, item);
 	if (k > KPRECO_NEIGHBOURS && neighbours->count == KPRECO_NEIGHBOURS)
@@ -180,20 +217,17 @@ Datum
 kpreco_predict(PG_FUNCTION_ARGS)
 {
 	KpServingModel *s;
-	const kp_model *m;
 	int32		user;
 	int32		item;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
 	s = kpreco_serving_model(model_name_arg(fcinfo, 2));
-	m = &s->model;
 	user = kp_idmap_find(&s->users, PG_GETARG_INT64(0));
 	item = kp_idmap_find(&s->items, PG_GETARG_INT64(1));
 	if (user < 0 || item < 0)
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT4(kp_dot(m->user_factors + (Size) user * m->factors,
-							m->item_factors + (Size) item * m->factors, m->factors));
+	PG_RETURN_FLOAT4(kpreco_pair_score(s, user, item));
 }
 
 static void
@@ -227,6 +261,12 @@ kpreco_user_factors(PG_FUNCTION_ARGS)
 {
 	KpServingModel *s = kpreco_serving_model(model_name_arg(fcinfo, 0));
 
+	if (s->model.algorithm == KP_ALGO_EASE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("kpreco model \"%s\" (ease) has no user factors", s->name),
+				 errdetail("An ease model scores a user by the courses the user took, through its course-to-course weights."),
+				 errhint("kpreco.course_factors() returns those weights.")));
 	put_factor_rows(fcinfo, s->model.user_ids, s->model.user_factors,
 					s->model.n_users, s->model.factors);
 	return (Datum) 0;

@@ -63,8 +63,8 @@ static const char *const key_names[N_KEYS] = {
 	"keep_versions", "verbose", "epochs", "learning_rate"
 };
 
-#define ALL_ALGORITHMS ((1u << KP_ALGO_IALS) | (1u << KP_ALGO_BPR) | (1u << KP_ALGO_ALS) | \
-						(1u << KP_ALGO_EASE) | (1u << KP_ALGO_POPULAR))
+#define ALL_ALGORITHMS ((1u << KP_ALGO_AUTO) | (1u << KP_ALGO_IALS) | (1u << KP_ALGO_BPR) | \
+						(1u << KP_ALGO_ALS) | (1u << KP_ALGO_EASE) | (1u << KP_ALGO_POPULAR))
 
 /* The algorithms each key applies to, as bits 1 << kp_algorithm. */
 static const uint32_t key_algorithms[N_KEYS] = {
@@ -940,7 +940,10 @@ apply_option(parser *ps, const member *m, kp_train_options *out)
 				"unknown option \"%s\"", quoted);
 }
 
-/* The first option given that the chosen algorithm has no use for. */
+/*
+ * The first option given that the chosen algorithm has no use for.  auto
+ * takes only the keys every algorithm shares: it tries its own settings.
+ */
 static bool
 check_keys_apply(parser *ps, const member *const *order, int n_members, uint32_t algorithm)
 {
@@ -949,8 +952,6 @@ check_keys_apply(parser *ps, const member *const *order, int n_members, uint32_t
 	int			a;
 	size_t		used = 0;
 
-	if (algorithm == KP_ALGO_AUTO)
-		return true;
 	for (i = 0; i < n_members; i++)
 	{
 		option_key key = order[i]->name;

@@ -178,7 +178,7 @@ SELECT kpreco.train('bad', 'enrollments', '{"alpha": -1}');
 SELECT kpreco.train('bad', 'enrollments', '{"alpha": 1e39}');
 SELECT kpreco.train('bad', 'enrollments', '{"solver": 1}');
 SELECT kpreco.train('bad', 'enrollments', '{"solver": "lu"}');
-SELECT kpreco.train('bad', 'enrollments', '{"algorithm": "bpr"}');
+SELECT kpreco.train('bad', 'enrollments', '{"algorithm": "svd"}');
 SELECT kpreco.train('bad', 'enrollments', '{"algorithm": ["ials"]}');
 SELECT kpreco.train_agg(user_id, course_id, weight, '[]') FROM enrollments;
 -- None of that left anything behind.

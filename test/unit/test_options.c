@@ -256,8 +256,11 @@ test_algorithms(void)
 				 NULL, "regularization with popular");
 	unit_ok(parse("{\"algorithm\": \"popular\", \"weight_column\": \"w\", \"keep_versions\": 2, "
 				  "\"verbose\": true}", &o) == KP_OK, "columns, keep_versions and verbose apply to every algorithm");
-	unit_ok(parse("{\"algorithm\": \"auto\", \"alpha\": 2, \"epochs\": 3}", &o) == KP_OK,
-			"auto takes the keys of every algorithm");
+	expect_error("{\"algorithm\": \"auto\", \"alpha\": 2}",
+				 "option \"alpha\" does not apply to algorithm auto (it applies to ials)", NULL,
+				 "auto tries its own settings");
+	unit_ok(parse("{\"algorithm\": \"auto\", \"user_column\": \"u\", \"verbose\": true}", &o) == KP_OK &&
+			o.algorithm == KP_ALGO_AUTO, "auto with the keys every algorithm shares");
 }
 
 static void

@@ -1,0 +1,596 @@
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION kpreco UPDATE TO '0.3.0'" to load this file. \quit
+
+-- Evaluations and the choice of algorithm "auto" in the catalog ---------------
+
+ALTER TABLE kpreco.model_versions ADD COLUMN validation jsonb;
+
+-- One row per evaluation stored with kpreco.evaluate(..., '{"store": true}'):
+-- a model's quality history.  Kept when versions are pruned, removed with
+-- the model.
+CREATE TABLE kpreco.evaluations (
+	name text NOT NULL,
+	version bigint NOT NULL,
+	evaluated_at timestamptz NOT NULL DEFAULT now(),
+	test_source text NOT NULL,
+	k integer NOT NULL,
+	metrics jsonb NOT NULL
+);
+CREATE INDEX evaluations_version_idx ON kpreco.evaluations (version, evaluated_at);
+SELECT pg_catalog.pg_extension_config_dump('kpreco.evaluations', '');
+GRANT SELECT, INSERT, UPDATE, DELETE ON kpreco.evaluations TO PUBLIC;
+ALTER TABLE kpreco.evaluations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY evaluations_read ON kpreco.evaluations FOR SELECT
+	USING (EXISTS (SELECT 1 FROM kpreco.model_registry r WHERE r.name = evaluations.name));
+CREATE POLICY evaluations_owner ON kpreco.evaluations
+	USING (EXISTS (SELECT 1 FROM kpreco.model_registry r JOIN pg_catalog.pg_roles ro ON ro.rolname = r.owner
+					WHERE r.name = evaluations.name AND pg_catalog.pg_has_role(ro.oid, 'USAGE')))
+	WITH CHECK (EXISTS (SELECT 1 FROM kpreco.model_registry r JOIN pg_catalog.pg_roles ro ON ro.rolname = r.owner
+						 WHERE r.name = evaluations.name AND pg_catalog.pg_has_role(ro.oid, 'USAGE')));
+
+-- The view shows the validation and the latest stored evaluation of each version.
+CREATE OR REPLACE VIEW kpreco.models WITH (security_barrier) AS
+SELECT v.name, v.version, v.algorithm, v.options, v.n_users, v.n_courses,
+	   v.n_interactions, v.train_seconds, v.created_at,
+	   v.version IS NOT DISTINCT FROM r.active_version AS active,
+	   r.owner, v.validation,
+	   (SELECT e.metrics FROM kpreco.evaluations e
+		 WHERE e.version = v.version ORDER BY e.evaluated_at DESC LIMIT 1) AS evaluation
+FROM kpreco.model_versions v
+JOIN kpreco.model_registry r ON r.name = v.name
+WHERE 'public' = ANY (r.readers)
+   OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles ro
+			   WHERE (ro.rolname = r.owner OR ro.rolname = ANY (r.readers))
+				 AND pg_catalog.pg_has_role(ro.oid, 'USAGE'));
+
+-- Interaction weights, option checks ------------------------------------------
+
+-- Seconds since 1970 of a time column of any of the usual types.
+CREATE FUNCTION kpreco.epoch_seconds(timestamptz) RETURNS double precision
+	LANGUAGE sql STABLE PARALLEL SAFE AS 'SELECT extract(epoch FROM $1)::double precision';
+CREATE FUNCTION kpreco.epoch_seconds(timestamp) RETURNS double precision
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT extract(epoch FROM $1)::double precision';
+CREATE FUNCTION kpreco.epoch_seconds(date) RETURNS double precision
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT extract(epoch FROM $1)::double precision';
+CREATE FUNCTION kpreco.epoch_seconds(double precision) RETURNS double precision
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT $1';
+
+-- weight · 0.5^(age_days / half_life_days), in double precision: a weight
+-- too small for real becomes 0 (the row is then skipped), NaN and negative
+-- weights pass through for the aggregate to report, a NULL age (no time)
+-- gives 0.
+CREATE FUNCTION kpreco.decayed_weight(weight double precision, age_days double precision,
+									  half_life_days double precision)
+RETURNS real
+	AS 'MODULE_PATHNAME', 'kpreco_decayed_weight'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- The weight expression of a training query over "src": option
+-- weight_column, times option event_weights of option event_column, decayed
+-- by option half_life_days of option time_column before newest (seconds).
+CREATE FUNCTION kpreco.weight_expression(options jsonb, newest double precision)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+	weight text := CASE WHEN options ? 'weight_column'
+						THEN format('src.%I::real', options ->> 'weight_column') ELSE 'NULL::real' END;
+	event_case text;
+	event text;
+	event_weight jsonb;
+BEGIN
+	IF NOT (options ? 'event_column' OR options ? 'half_life_days') THEN
+		RETURN weight;
+	END IF;
+	weight := format('coalesce(%s::double precision, 1)', weight);
+	IF options ? 'event_column' THEN
+		event_case := '';
+		FOR event, event_weight IN SELECT * FROM jsonb_each(options -> 'event_weights') LOOP
+			event_case := event_case || format(' WHEN %L THEN %s', event, (event_weight #>> '{}')::double precision);
+		END LOOP;
+		weight := format('%s * coalesce(CASE src.%I::text%s END, 0)', weight,
+						 options ->> 'event_column', event_case);
+	END IF;
+	IF options ? 'half_life_days' THEN
+		RETURN format('kpreco.decayed_weight(%s, (%s - kpreco.epoch_seconds(src.%I)) / 86400, %s)',
+					  weight, newest, options ->> 'time_column', (options ->> 'half_life_days')::double precision);
+	END IF;
+	RETURN format('kpreco.decayed_weight(%s, 0, NULL)', weight);
+END
+$$;
+
+-- Checks the options kpreco.train() handles itself (the aggregate checks
+-- the others) and returns the newest time of the source when there is
+-- time decay.
+CREATE FUNCTION kpreco.check_weight_options(options jsonb, source_clause text)
+RETURNS double precision
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	key text;
+	event_weight jsonb;
+	newest double precision;
+BEGIN
+	FOREACH key IN ARRAY ARRAY['user_column', 'course_column', 'weight_column', 'event_column', 'time_column'] LOOP
+		IF options ? key AND jsonb_typeof(options -> key) <> 'string' THEN
+			RAISE EXCEPTION 'option "%" must be a column name string', key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+	IF options ? 'event_column' <> options ? 'event_weights' THEN
+		RAISE EXCEPTION 'options "event_column" and "event_weights" go together'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''{"event_column": "event", "event_weights": {"view": 1, "favorite": 3, "purchase": 10}}''.';
+	END IF;
+	IF options ? 'event_weights' THEN
+		IF jsonb_typeof(options -> 'event_weights') <> 'object' OR options -> 'event_weights' = '{}' THEN
+			RAISE EXCEPTION 'option "event_weights" must be a non-empty JSON object of event names and weights'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'For example {"view": 1, "favorite": 3, "purchase": 10}; rows of other events are skipped.';
+		END IF;
+		FOR key, event_weight IN SELECT * FROM jsonb_each(options -> 'event_weights') LOOP
+			IF jsonb_typeof(event_weight) <> 'number' OR (event_weight #>> '{}')::numeric < 0
+			   OR (event_weight #>> '{}')::numeric > 1e6 THEN
+				RAISE EXCEPTION 'weight of event "%" in option "event_weights" must be a number between 0 and 1000000', key
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+		END LOOP;
+	END IF;
+	IF options ? 'half_life_days' THEN
+		IF jsonb_typeof(options -> 'half_life_days') <> 'number'
+		   OR NOT (options ->> 'half_life_days')::numeric BETWEEN 0.001 AND 1e6 THEN
+			RAISE EXCEPTION 'option "half_life_days" must be a number between 0.001 and 1000000'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF NOT options ? 'time_column' THEN
+			RAISE EXCEPTION 'option "half_life_days" needs option "time_column"'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Name the column that holds when each interaction happened, e.g. ''{"time_column": "created_at", "half_life_days": 90}''.';
+		END IF;
+		EXECUTE format('SELECT max(kpreco.epoch_seconds(src.%I)) FROM %s AS src',
+					   options ->> 'time_column', source_clause) INTO newest;
+	END IF;
+	RETURN newest;
+END
+$$;
+
+-- Raises the error kpreco.train_agg would raise for these options.
+CREATE FUNCTION kpreco.check_options(options jsonb) RETURNS void
+	AS 'MODULE_PATHNAME', 'kpreco_check_options' LANGUAGE C STABLE PARALLEL SAFE;
+
+-- Choosing an algorithm -----------------------------------------------------------
+
+-- The candidates option "algorithm": "auto" tries, in order of preference:
+-- a candidate replaces the best so far only if its NDCG@10 is more than 1%
+-- higher.  ease is left out above 10,000 courses, its limit.
+CREATE FUNCTION kpreco.auto_candidates() RETURNS SETOF jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	VALUES ('{"algorithm": "popular"}'::jsonb),
+		   ('{"algorithm": "ials"}'),
+		   ('{"algorithm": "ials", "factors": 128, "regularization": 5, "alpha": 5}'),
+		   ('{"algorithm": "bpr"}'),
+		   ('{"algorithm": "ease"}'),
+		   ('{"algorithm": "ease", "regularization": 50}'),
+		   ('{"algorithm": "ease", "regularization": 500}')
+$$;
+
+-- Holds out each user's latest interactions (by option time_column; by a
+-- fixed hash of the pair without one) as a validation slice, trains every
+-- candidate on the rest, and returns the best by NDCG@10 with every
+-- candidate's figures.
+CREATE FUNCTION kpreco.choose_algorithm(source_clause text, options jsonb, weight text)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	common jsonb := options - ARRAY['algorithm', 'event_column', 'event_weights', 'time_column', 'half_life_days'];
+	candidate jsonb;
+	figures jsonb;
+	results jsonb := '[]';
+	best jsonb;
+	n_courses bigint;
+	started timestamptz;
+BEGIN
+	IF to_regclass('pg_temp.kpreco_validation') IS NOT NULL THEN
+		DROP TABLE pg_temp.kpreco_validation;
+	END IF;
+	EXECUTE format(
+		'CREATE TEMP TABLE kpreco_validation ON COMMIT DROP AS'
+		' SELECT u, c, w, n >= 5 AND position > n - ceil(0.2 * n - 1e-9) AS held_out'
+		'   FROM (SELECT u, c, w, row_number() OVER (PARTITION BY u ORDER BY t NULLS FIRST, c) AS position,'
+		'                count(*) OVER (PARTITION BY u) AS n'
+		'           FROM (SELECT src.%I::bigint AS u, src.%I::bigint AS c, %s AS w, %s AS t FROM %s AS src) s'
+		'          WHERE u IS NOT NULL AND c IS NOT NULL AND coalesce(w, 1) <> 0) r',
+		coalesce(options ->> 'user_column', 'user_id'), coalesce(options ->> 'course_column', 'course_id'),
+		weight,
+		CASE WHEN options ? 'time_column' THEN format('kpreco.epoch_seconds(src.%I)', options ->> 'time_column')
+			 ELSE format('hashtextextended(src.%I::text || '':'' || src.%I::text, 0)::double precision',
+						 coalesce(options ->> 'user_column', 'user_id'), coalesce(options ->> 'course_column', 'course_id')) END,
+		source_clause);
+	SELECT count(DISTINCT c) INTO n_courses FROM kpreco_validation WHERE NOT held_out;
+	IF NOT EXISTS (SELECT 1 FROM kpreco_validation WHERE held_out) THEN
+		RAISE EXCEPTION 'algorithm "auto" found no user with 5 or more interactions to validate on'
+			USING ERRCODE = 'data_exception',
+				  HINT = 'Choose an algorithm yourself, e.g. ''{"algorithm": "ials"}''.';
+	END IF;
+
+	FOR candidate IN SELECT * FROM kpreco.auto_candidates() LOOP
+		CONTINUE WHEN candidate ->> 'algorithm' = 'ease' AND n_courses > 10000;
+		started := clock_timestamp();
+		SELECT kpreco.evaluate_agg(m.model, h.u, h.c, NULL, 10) INTO figures
+		  FROM (SELECT kpreco.train_agg(u, c, w, common - 'verbose' || candidate) AS model
+				  FROM kpreco_validation WHERE NOT held_out) m,
+			   kpreco_validation h
+		 WHERE h.held_out;
+		figures := jsonb_build_object('options', candidate, 'ndcg', figures -> 'ndcg',
+									  'precision', figures -> 'precision', 'recall', figures -> 'recall',
+									  'map', figures -> 'map', 'coverage', figures -> 'coverage',
+									  'seconds', round(extract(epoch FROM clock_timestamp() - started)::numeric, 3));
+		IF (options ->> 'verbose')::boolean THEN
+			RAISE NOTICE 'auto: % has NDCG@10 % on the validation slice (% s)', candidate, figures -> 'ndcg', figures -> 'seconds';
+		END IF;
+		results := results || figures;
+		-- Candidates come in order of preference: a later one has to beat
+		-- the best so far by more than 1%, not by the noise of one slice.
+		IF best IS NULL OR (figures ->> 'ndcg')::double precision > 1.01 * (best ->> 'ndcg')::double precision THEN
+			best := figures;
+		END IF;
+	END LOOP;
+	DROP TABLE pg_temp.kpreco_validation;
+	RETURN jsonb_build_object('chosen', best -> 'options', 'metric', 'ndcg@10',
+							  'holdout', CASE WHEN options ? 'time_column' THEN 'latest 20% of each user with 5 or more interactions'
+											  ELSE 'a fixed 20% of each user with 5 or more interactions' END,
+							  'candidates', results);
+END
+$$;
+
+-- Training takes the new options.
+CREATE OR REPLACE FUNCTION kpreco.train(model text, source text, options jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+DECLARE
+	opts jsonb := coalesce(train.options, '{}');
+	-- options applied here, in SQL, rather than by the aggregate
+	sql_keys text[] := ARRAY['event_column', 'event_weights', 'time_column', 'half_life_days'];
+	aggregate_options jsonb;
+	source_clause text;
+	weight text;
+	choice jsonb;
+	query text;
+	started timestamptz := clock_timestamp();
+	new_version bigint;
+	keep integer;
+BEGIN
+	IF train.model IS NULL OR train.model = '' OR octet_length(train.model) > 200 THEN
+		RAISE EXCEPTION 'model name must be between 1 and 200 bytes long'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF jsonb_typeof(opts) <> 'object' THEN
+		RAISE EXCEPTION 'options must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''{"factors": 64, "weight_column": "weight"}''.';
+	END IF;
+	source_clause := kpreco.source_clause(train.source);
+	weight := kpreco.weight_expression(opts, kpreco.check_weight_options(opts, source_clause));
+	aggregate_options := opts - sql_keys;
+	PERFORM kpreco.check_options(aggregate_options);
+
+	-- A new model belongs to the current role.  One training per model name
+	-- at a time: the second waits on this row.
+	INSERT INTO kpreco.model_registry (name, source, options)
+		VALUES (train.model, train.source, opts)
+		ON CONFLICT (name) DO NOTHING;
+	IF NOT EXISTS (SELECT 1 FROM kpreco.model_registry r WHERE r.name = train.model) THEN
+		RAISE EXCEPTION 'kpreco model name "%" is taken by a model this role cannot read', train.model
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Model names are unique in a database: choose another name.';
+	END IF;
+	PERFORM kpreco.lock_owned_model(train.model);
+
+	IF opts ->> 'algorithm' = 'auto' THEN
+		choice := kpreco.choose_algorithm(source_clause, opts, weight);
+		aggregate_options := aggregate_options - 'algorithm' || (choice -> 'chosen');
+	END IF;
+
+	-- One statement from source to stored version: the model value is not
+	-- copied into PL/pgSQL variables on the way.  The source is read with
+	-- the caller's rights.
+	query := format(
+		'INSERT INTO kpreco.model_versions'
+		'  (name, algorithm, options, n_users, n_courses, n_interactions, train_seconds, model, validation)'
+		' SELECT $2, info ->> ''algorithm'', (info -> ''options'') || $5, (info ->> ''n_users'')::integer,'
+		'        (info ->> ''n_courses'')::integer, (info ->> ''n_interactions'')::bigint,'
+		'        extract(epoch FROM clock_timestamp() - $3), trained, $4'
+		'   FROM (SELECT trained, kpreco.model_info(trained) AS info'
+		'           FROM (SELECT kpreco.train_agg(src.%I::bigint, src.%I::bigint, %s, $1) AS trained'
+		'                   FROM %s AS src) aggregated) described'
+		' RETURNING version',
+		coalesce(opts ->> 'user_column', 'user_id'),
+		coalesce(opts ->> 'course_column', 'course_id'),
+		weight, source_clause);
+	EXECUTE query INTO new_version
+		USING aggregate_options, train.model, started, choice,
+			  (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(opts) WHERE key = ANY (sql_keys));
+
+	UPDATE kpreco.model_registry
+	   SET source = train.source, options = opts, active_version = new_version, updated_at = now()
+	 WHERE name = train.model;
+	INSERT INTO kpreco.training_log (name, version, iteration, loss, seconds, logged_at)
+		SELECT train.model, new_version, l.iteration, l.loss, l.seconds, l.logged_at
+		  FROM kpreco.last_training_log() l;
+
+	-- Keep the newest versions (3 is the default of option keep_versions).
+	keep := coalesce((opts ->> 'keep_versions')::numeric::integer, 3);
+	DELETE FROM kpreco.model_versions v
+	 WHERE v.name = train.model AND v.version <> new_version
+	   AND v.version NOT IN (SELECT k.version FROM kpreco.model_versions k
+							  WHERE k.name = train.model ORDER BY k.version DESC LIMIT keep);
+	RETURN new_version;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION kpreco.drop_model(model text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+BEGIN
+	PERFORM kpreco.lock_owned_model(drop_model.model);
+	DELETE FROM kpreco.evaluations WHERE name = drop_model.model;
+	DELETE FROM kpreco.model_versions WHERE name = drop_model.model;
+	DELETE FROM kpreco.model_registry WHERE name = drop_model.model;
+END
+$$;
+
+-- Evaluation --------------------------------------------------------------------
+
+-- Ranking metrics of a model on held-out interactions, as jsonb: the
+-- protocol of kpreco.evaluate().  The first form evaluates the active
+-- version of a model of the catalog, the second a model value.
+CREATE FUNCTION kpreco.evaluate_named_transfn(internal, text, bigint, bigint, real, integer) RETURNS internal
+	AS 'MODULE_PATHNAME', 'kpreco_evaluate_named_transfn' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION kpreco.evaluate_value_transfn(internal, kpreco.model, bigint, bigint, real, integer) RETURNS internal
+	AS 'MODULE_PATHNAME', 'kpreco_evaluate_value_transfn' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION kpreco.evaluate_finalfn(internal) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'kpreco_evaluate_finalfn' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+
+CREATE AGGREGATE kpreco.evaluate_agg(model text, user_id bigint, course_id bigint, value real, k integer) (
+	SFUNC = kpreco.evaluate_named_transfn,
+	STYPE = internal,
+	FINALFUNC = kpreco.evaluate_finalfn
+);
+CREATE AGGREGATE kpreco.evaluate_agg(model kpreco.model, user_id bigint, course_id bigint, value real, k integer) (
+	SFUNC = kpreco.evaluate_value_transfn,
+	STYPE = internal,
+	FINALFUNC = kpreco.evaluate_finalfn
+);
+
+CREATE FUNCTION kpreco.evaluate(model text, test_source text, k integer DEFAULT 10, options jsonb DEFAULT '{}')
+RETURNS TABLE (metric text, value double precision)
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_variable
+DECLARE
+	opts jsonb := coalesce(options, '{}');
+	key text;
+	figures jsonb;
+	value_column text;
+	stored record;
+BEGIN
+	IF jsonb_typeof(opts) <> 'object' THEN
+		RAISE EXCEPTION 'options must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''{"user_column": "member_id", "store": true}''.';
+	END IF;
+	FOR key IN SELECT jsonb_object_keys(opts) LOOP
+		IF key NOT IN ('user_column', 'course_column', 'value_column', 'store') THEN
+			RAISE EXCEPTION 'unknown option "%"', key
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Known options: user_column, course_column, value_column, store.';
+		END IF;
+		IF key <> 'store' AND jsonb_typeof(opts -> key) <> 'string' THEN
+			RAISE EXCEPTION 'option "%" must be a column name string', key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+	IF opts ? 'store' AND jsonb_typeof(opts -> 'store') <> 'boolean' THEN
+		RAISE EXCEPTION 'option "store" must be a boolean'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF k IS NULL OR k < 1 OR k > 100000 THEN
+		RAISE EXCEPTION 'k must be between 1 and 100000, not %', coalesce(k::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	-- A rating model is also scored on the values it predicts.
+	value_column := opts ->> 'value_column';
+	IF value_column IS NULL THEN
+		SELECT r.options ->> 'weight_column' INTO value_column
+		  FROM kpreco.model_registry r
+		 WHERE r.name = coalesce(model, current_setting('kpreco.default_model'))
+		   AND coalesce(r.options ->> 'algorithm', 'ials') = 'als';
+	END IF;
+
+	EXECUTE format('SELECT kpreco.evaluate_agg($1, src.%I::bigint, src.%I::bigint, %s, $2) FROM %s AS src',
+				   coalesce(opts ->> 'user_column', 'user_id'), coalesce(opts ->> 'course_column', 'course_id'),
+				   CASE WHEN value_column IS NULL THEN 'NULL::real' ELSE format('src.%I::real', value_column) END,
+				   kpreco.source_clause(test_source))
+		INTO figures USING model, k;
+
+	IF (opts ->> 'store')::boolean THEN
+		PERFORM kpreco.lock_owned_model(figures ->> 'model');
+		INSERT INTO kpreco.evaluations (name, version, test_source, k, metrics)
+			VALUES (figures ->> 'model', (figures ->> 'version')::bigint, test_source, k,
+					figures - ARRAY['model', 'version']);
+	END IF;
+
+	RETURN QUERY
+		SELECT m.metric, (figures ->> m.metric)::double precision
+		  FROM unnest(ARRAY['precision', 'recall', 'ndcg', 'map', 'coverage', 'users', 'cold_users',
+							'rmse', 'mae', 'rated_pairs']) WITH ORDINALITY AS m (metric, position)
+		 WHERE figures ? m.metric
+		 ORDER BY m.position;
+END
+$$;
+
+-- Holdout splits ----------------------------------------------------------------
+
+CREATE FUNCTION kpreco.split(source text, target_prefix text, options jsonb DEFAULT '{}')
+RETURNS TABLE (part text, rows bigint, users bigint)
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_variable
+DECLARE
+	opts jsonb := coalesce(options, '{}');
+	key text;
+	method text := coalesce(opts ->> 'method', CASE WHEN opts ? 'time_column' THEN 'temporal' END);
+	fraction double precision;
+	min_interactions integer;
+	seed bigint;
+	user_column text := coalesce(opts ->> 'user_column', 'user_id');
+	course_column text := coalesce(opts ->> 'course_column', 'course_id');
+	order_by text;
+	prefix text[];
+	train_table text;
+	test_table text;
+	ranked text;
+BEGIN
+	IF jsonb_typeof(opts) <> 'object' THEN
+		RAISE EXCEPTION 'options must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example ''{"time_column": "created_at", "fraction": 0.2}''.';
+	END IF;
+	FOR key IN SELECT jsonb_object_keys(opts) LOOP
+		IF key NOT IN ('method', 'fraction', 'min_interactions', 'seed', 'time_column',
+					   'user_column', 'course_column', 'replace') THEN
+			RAISE EXCEPTION 'unknown option "%"', key
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Known options: method, fraction, min_interactions, seed, time_column, user_column, course_column, replace.';
+		END IF;
+	END LOOP;
+	FOREACH key IN ARRAY ARRAY['user_column', 'course_column', 'time_column', 'method'] LOOP
+		IF opts ? key AND jsonb_typeof(opts -> key) <> 'string' THEN
+			RAISE EXCEPTION 'option "%" must be a string', key
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+	IF method IS NULL OR method NOT IN ('temporal', 'random') THEN
+		RAISE EXCEPTION 'option "method" must be "temporal" or "random"'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'A temporal split needs option "time_column"; {"method": "random", "seed": 1} needs none.';
+	END IF;
+	IF method = 'temporal' AND NOT opts ? 'time_column' THEN
+		RAISE EXCEPTION 'a temporal split needs option "time_column"'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name the column that holds when each interaction happened, or use {"method": "random"}.';
+	END IF;
+	IF opts ? 'fraction' AND (jsonb_typeof(opts -> 'fraction') <> 'number'
+							  OR NOT (opts ->> 'fraction')::numeric > 0 OR NOT (opts ->> 'fraction')::numeric < 1) THEN
+		RAISE EXCEPTION 'option "fraction" must be a number greater than 0 and less than 1'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	fraction := coalesce((opts ->> 'fraction')::double precision, 0.2);
+	IF opts ? 'min_interactions' AND (jsonb_typeof(opts -> 'min_interactions') <> 'number'
+									  OR (opts ->> 'min_interactions')::numeric <> trunc((opts ->> 'min_interactions')::numeric)
+									  OR NOT (opts ->> 'min_interactions')::numeric BETWEEN 2 AND 1000000) THEN
+		RAISE EXCEPTION 'option "min_interactions" must be an integer between 2 and 1000000'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	min_interactions := coalesce((opts ->> 'min_interactions')::integer, 5);
+	IF opts ? 'seed' AND (jsonb_typeof(opts -> 'seed') <> 'number'
+						  OR (opts ->> 'seed')::numeric <> trunc((opts ->> 'seed')::numeric)
+						  OR NOT (opts ->> 'seed')::numeric BETWEEN 0 AND 9223372036854775807) THEN
+		RAISE EXCEPTION 'option "seed" must be an integer between 0 and 9223372036854775807'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	seed := coalesce((opts ->> 'seed')::bigint, 0);
+	IF opts ? 'replace' AND jsonb_typeof(opts -> 'replace') <> 'boolean' THEN
+		RAISE EXCEPTION 'option "replace" must be a boolean'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	IF target_prefix IS NULL OR target_prefix = '' THEN
+		RAISE EXCEPTION 'target_prefix must name the tables to write'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'kpreco.split(''enrollments'', ''eval'') writes eval_train and eval_test.';
+	END IF;
+	prefix := parse_ident(target_prefix);
+	IF array_length(prefix, 1) > 2 THEN
+		RAISE EXCEPTION 'target_prefix "%" has more than a schema and a name', target_prefix
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	train_table := CASE WHEN array_length(prefix, 1) = 2 THEN format('%I.', prefix[1]) ELSE '' END
+				   || format('%I', prefix[array_length(prefix, 1)] || '_train');
+	test_table := CASE WHEN array_length(prefix, 1) = 2 THEN format('%I.', prefix[1]) ELSE '' END
+				  || format('%I', prefix[array_length(prefix, 1)] || '_test');
+	IF (opts ->> 'replace')::boolean THEN
+		EXECUTE format('DROP TABLE IF EXISTS %s, %s', train_table, test_table);
+	END IF;
+
+	-- Per user, rows in holdout order; ties go by course id, then by the row itself.
+	order_by := CASE method
+		WHEN 'temporal' THEN format('kpreco.epoch_seconds(src.%I) NULLS FIRST, src.%I, src::text', opts ->> 'time_column', course_column)
+		ELSE format('hashtextextended(src.%I::text || '':'' || src.%I::text || '':'' || src::text, %s), src::text',
+					user_column, course_column, seed) END;
+	ranked := format(
+		'SELECT r.src, (r.src).%1$I IS NOT NULL AND n >= %2$s AND position > n - ceil(%3$s * n - 1e-9) AS held_out'
+		'  FROM (SELECT src, row_number() OVER w AS position, count(*) OVER (PARTITION BY src.%1$I) AS n'
+		'          FROM %4$s AS src WINDOW w AS (PARTITION BY src.%1$I ORDER BY %5$s)) r',
+		user_column, min_interactions, fraction, kpreco.source_clause(source), order_by);
+	EXECUTE format('CREATE TABLE %s AS SELECT (s.src).* FROM (%s) s WHERE NOT s.held_out', train_table, ranked);
+	EXECUTE format('CREATE TABLE %s AS SELECT (s.src).* FROM (%s) s WHERE s.held_out', test_table, ranked);
+
+	RETURN QUERY EXECUTE format(
+		'SELECT ''train''::text, count(*), count(DISTINCT %1$I) FROM %2$s'
+		' UNION ALL SELECT ''test'', count(*), count(DISTINCT %1$I) FROM %3$s',
+		user_column, train_table, test_table);
+END
+$$;
+
+-- Descriptions -----------------------------------------------------------------
+
+COMMENT ON TYPE kpreco.model IS
+	'a trained model (ials, bpr, als, ease or popular): format version, options, id maps, float32 vectors, training courses per user and a checksum; validated on every way in';
+COMMENT ON FUNCTION kpreco.train(text, text, jsonb) IS
+	'trains a model (algorithm ials, bpr, als, ease, popular or auto) from a table, view or query, stores a new version, makes it active, prunes old versions, returns the version id';
+COMMENT ON FUNCTION kpreco.drop_model(text) IS 'removes a model, all its versions, its training log and its stored evaluations';
+COMMENT ON FUNCTION kpreco.similar_courses(bigint, integer, text) IS
+	'the k courses most similar to a course: cosine similarity of factors (ease: its item-item weights; popular: the most popular other courses)';
+COMMENT ON COLUMN kpreco.model_versions.validation IS
+	'for algorithm "auto": the candidates tried, their figures on the validation slice, and the one chosen';
+COMMENT ON TABLE kpreco.evaluations IS 'evaluations stored by kpreco.evaluate(..., ''{"store": true}''): the quality history of each model';
+COMMENT ON COLUMN kpreco.evaluations.name IS 'model name';
+COMMENT ON COLUMN kpreco.evaluations.version IS 'version evaluated (kept when the version is pruned)';
+COMMENT ON COLUMN kpreco.evaluations.evaluated_at IS 'when the evaluation ran';
+COMMENT ON COLUMN kpreco.evaluations.test_source IS 'held-out interactions evaluated on';
+COMMENT ON COLUMN kpreco.evaluations.k IS 'length of the ranked lists';
+COMMENT ON COLUMN kpreco.evaluations.metrics IS 'precision, recall, ndcg, map, coverage, users, cold_users (and rmse, mae, rated_pairs for rating models)';
+COMMENT ON INDEX kpreco.evaluations_version_idx IS 'evaluations by version, newest last';
+COMMENT ON POLICY evaluations_read ON kpreco.evaluations IS 'evaluations of the models the role can see';
+COMMENT ON POLICY evaluations_owner ON kpreco.evaluations IS 'evaluations of the models the role owns';
+COMMENT ON COLUMN kpreco.models.validation IS 'for algorithm "auto": candidates, their validation figures, the choice';
+COMMENT ON COLUMN kpreco.models.evaluation IS 'the latest evaluation stored for the version';
+
+COMMENT ON FUNCTION kpreco.epoch_seconds(timestamptz) IS 'seconds since 1970 (time decay and holdout order)';
+COMMENT ON FUNCTION kpreco.epoch_seconds(timestamp) IS 'seconds since 1970 (time decay and holdout order)';
+COMMENT ON FUNCTION kpreco.epoch_seconds(date) IS 'seconds since 1970 (time decay and holdout order)';
+COMMENT ON FUNCTION kpreco.epoch_seconds(double precision) IS 'a time given as seconds since 1970, as it is';
+COMMENT ON FUNCTION kpreco.decayed_weight(double precision, double precision, double precision) IS
+	'weight halved every half_life_days of age, in double precision; 0 when too small for real or when the age is NULL';
+COMMENT ON FUNCTION kpreco.weight_expression(jsonb, double precision) IS
+	'the weight expression of a training query: weight_column, event_weights of event_column, time decay';
+COMMENT ON FUNCTION kpreco.check_weight_options(jsonb, text) IS
+	'checks the options kpreco.train() applies itself; returns the newest time of the source when there is time decay';
+COMMENT ON FUNCTION kpreco.check_options(jsonb) IS 'raises the error kpreco.train_agg would raise for these options';
+COMMENT ON FUNCTION kpreco.auto_candidates() IS 'the settings algorithm "auto" tries, in order of preference';
+COMMENT ON FUNCTION kpreco.choose_algorithm(text, jsonb, text) IS
+	'algorithm "auto": validates every candidate on each user''s latest interactions and returns the best with all figures';
+COMMENT ON FUNCTION kpreco.evaluate_named_transfn(internal, text, bigint, bigint, real, integer) IS
+	'transition function of kpreco.evaluate_agg over a catalog model';
+COMMENT ON FUNCTION kpreco.evaluate_value_transfn(internal, kpreco.model, bigint, bigint, real, integer) IS
+	'transition function of kpreco.evaluate_agg over a model value';
+COMMENT ON FUNCTION kpreco.evaluate_finalfn(internal) IS 'final function of kpreco.evaluate_agg: the metrics as jsonb';
+COMMENT ON AGGREGATE kpreco.evaluate_agg(text, bigint, bigint, real, integer) IS
+	'ranking metrics (and RMSE, MAE with values) of the active version of a model on held-out rows (user id, course id, value, k)';
+COMMENT ON AGGREGATE kpreco.evaluate_agg(kpreco.model, bigint, bigint, real, integer) IS
+	'ranking metrics (and RMSE, MAE with values) of a model value on held-out rows (user id, course id, value, k)';
+COMMENT ON FUNCTION kpreco.evaluate(text, text, integer, jsonb) IS
+	'precision, recall, NDCG, MAP at k, catalog coverage, users evaluated (RMSE, MAE for rating models) of a model on held-out interactions; option store keeps them';
+COMMENT ON FUNCTION kpreco.split(text, text, jsonb) IS
+	'writes <prefix>_train and <prefix>_test: each user''s latest (or randomly drawn) fraction of interactions held out';
+
