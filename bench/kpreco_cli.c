@@ -141,7 +141,7 @@ map_ids(kp_idmap *map, const int64_t *ids, int64_t n, int32_t *indices)
 	for (k = 0; k < n; k++)
 		check(kp_idmap_insert(map, ids[k], &indices[k]), "idmap insert");
 	remap = xrealloc(NULL, (size_t) map->count * sizeof(int32_t) + 1);
-	check(kp_idmap_sort(map, remap), "idmap sort");
+	check(kp_idmap_sort(map, remap, NULL, NULL), "idmap sort");
 	for (k = 0; k < n; k++)
 		indices[k] = remap[indices[k]];
 	free(remap);
@@ -342,7 +342,7 @@ main(int argc, char **argv)
 			t.values[k] = 1.0f;
 	}
 	check(kp_csr_from_coo(&kp_malloc_allocator, users.count, items.count, t.count,
-						  rows, cols, t.values, &user_items), "building the matrix");
+						  rows, cols, t.values, &user_items, NULL, NULL), "building the matrix");
 	if (!use_values)
 	{
 		/* duplicates were summed: binarise again */
@@ -358,7 +358,7 @@ main(int argc, char **argv)
 	item_factors = xrealloc(NULL, (size_t) items.count * params.factors * sizeof(float) + 1);
 
 	start = now_seconds();
-	check(kp_csr_transpose(&kp_malloc_allocator, &user_items, &item_users), "transpose");
+	check(kp_csr_transpose(&kp_malloc_allocator, &user_items, &item_users, NULL, NULL), "transpose");
 	check(kp_ials_train(&kp_malloc_allocator, &user_items, &item_users, &params,
 						user_factors, item_factors, NULL, NULL, NULL, NULL),
 		  "training");

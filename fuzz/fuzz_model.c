@@ -68,8 +68,8 @@ check_serving(const kp_model *m, unsigned k_choice)
 	int32_t		i;
 
 	fuzz_allocator_init(&alloc, 0);
-	FUZZ_CHECK(kp_idmap_from_array(&users, &alloc.base, m->user_ids, m->n_users) == KP_OK);
-	FUZZ_CHECK(kp_idmap_from_array(&items, &alloc.base, m->item_ids, m->n_items) == KP_OK);
+	FUZZ_CHECK(kp_idmap_from_array(&users, &alloc.base, m->user_ids, m->n_users, NULL, NULL) == KP_OK);
+	FUZZ_CHECK(kp_idmap_from_array(&items, &alloc.base, m->item_ids, m->n_items, NULL, NULL) == KP_OK);
 	for (i = 0; i < m->n_users; i++)
 		FUZZ_CHECK(kp_idmap_find(&users, m->user_ids[i]) == i);
 	for (i = 0; i < m->n_items; i++)

@@ -201,8 +201,8 @@ trained_model(void)
 	kp_ials_default_params(&params);
 	params.factors = factors;
 	params.iterations = 3;
-	if (kp_csr_from_coo(&kp_malloc_allocator, n_users, n_items, n, rows, cols, vals, &user_items) != KP_OK ||
-		kp_csr_transpose(&kp_malloc_allocator, &user_items, &item_users) != KP_OK ||
+	if (kp_csr_from_coo(&kp_malloc_allocator, n_users, n_items, n, rows, cols, vals, &user_items, NULL, NULL) != KP_OK ||
+		kp_csr_transpose(&kp_malloc_allocator, &user_items, &item_users, NULL, NULL) != KP_OK ||
 		kp_ials_train(&kp_malloc_allocator, &user_items, &item_users, &params, user_factors,
 					  item_factors, NULL, NULL, NULL, NULL) != KP_OK)
 	{

@@ -30,17 +30,32 @@ int32_t		kp_idmap_find(const kp_idmap *map, int64_t id);
 /*
  * Builds a read-only map over an existing array of distinct ids where
  * ids[i] gets index i (the array is referenced, not copied).  KP_EINVAL on
- * a duplicate id.
+ * a duplicate id.  Calls interrupt (if not NULL) every few milliseconds;
+ * KP_ECANCELLED when it returns nonzero.  On failure nothing stays allocated.
  */
 kp_status	kp_idmap_from_array(kp_idmap *map, const kp_allocator *alloc,
-								const int64_t *ids, int32_t count);
+								const int64_t *ids, int32_t count,
+								kp_interrupt_fn interrupt, void *interrupt_arg);
 
 /*
  * Renumbers so that indices follow ascending id order: fills remap[old] =
  * new (remap has count entries) and reorders map->ids.  Makes training
  * independent of the order rows arrive in.  The hash slots are rebuilt.
+ * Allocates nothing.  Calls interrupt (if not NULL) every few milliseconds;
+ * on KP_ECANCELLED the map is left inconsistent and may only be freed.
  */
-kp_status	kp_idmap_sort(kp_idmap *map, int32_t *remap);
+kp_status	kp_idmap_sort(kp_idmap *map, int32_t *remap,
+						  kp_interrupt_fn interrupt, void *interrupt_arg);
+
+/* Bytes the map holds: its slot table and, unless borrowed, its ids array. */
+size_t		kp_idmap_bytes(const kp_idmap *map);
+
+/*
+ * How far above kp_idmap_bytes the map's memory peaks while kp_idmap_insert
+ * adds one more new id: 0 when the map has room for it, else the grown
+ * arrays, allocated while the old ones are still held.
+ */
+size_t		kp_idmap_growth_bytes(const kp_idmap *map);
 
 void		kp_idmap_free(kp_idmap *map);
 

@@ -26,13 +26,20 @@ typedef struct kp_csr
  * pairs whose sum is <= 0 are dropped.  Every rows[k] must be in
  * [0, n_rows), cols[k] in [0, n_cols) and vals[k] finite and >= 0, else
  * KP_EINVAL.  The result does not depend on the order of the triples.
+ * Calls interrupt (if not NULL) every few milliseconds and returns
+ * KP_ECANCELLED, with nothing allocated, when it returns nonzero.
  */
 kp_status	kp_csr_from_coo(const kp_allocator *alloc, int32_t n_rows, int32_t n_cols,
 							int64_t n, const int32_t *rows, const int32_t *cols,
-							const float *vals, kp_csr *out);
+							const float *vals, kp_csr *out,
+							kp_interrupt_fn interrupt, void *interrupt_arg);
 
-/* out = transpose of in (columns become rows), indices sorted. */
-kp_status	kp_csr_transpose(const kp_allocator *alloc, const kp_csr *in, kp_csr *out);
+/*
+ * out = transpose of in (columns become rows), indices sorted.  Interrupted
+ * like kp_csr_from_coo.
+ */
+kp_status	kp_csr_transpose(const kp_allocator *alloc, const kp_csr *in, kp_csr *out,
+							 kp_interrupt_fn interrupt, void *interrupt_arg);
 
 /* Frees the arrays and zeroes the struct; safe on a zeroed struct. */
 void		kp_csr_free(const kp_allocator *alloc, kp_csr *m);

@@ -257,8 +257,10 @@ prepare_serving(KpServingModel *s)
 	int64		j;
 
 	kpreco_allocator_init(&alloc, s->context);
-	if (kp_idmap_from_array(&s->users, &alloc, m->user_ids, m->n_users) != KP_OK ||
-		kp_idmap_from_array(&s->items, &alloc, m->item_ids, m->n_items) != KP_OK)
+	if (kp_idmap_from_array(&s->users, &alloc, m->user_ids, m->n_users,
+							kpreco_check_interrupts, NULL) != KP_OK ||
+		kp_idmap_from_array(&s->items, &alloc, m->item_ids, m->n_items,
+							kpreco_check_interrupts, NULL) != KP_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory preparing kpreco model \"%s\"", s->name)));

@@ -260,10 +260,14 @@ sort_ids(TrainState *state, MemoryContext work)
 	int32	   *item_remap = kpreco_alloc_huge(work, sizeof(int32) * (Size) state->items.count, "id remapping");
 	int64		row;
 
-	kpreco_report_status(kp_idmap_sort(&state->users, user_remap), "sorting user ids");
-	kpreco_report_status(kp_idmap_sort(&state->items, item_remap), "sorting course ids");
+	kpreco_report_status(kp_idmap_sort(&state->users, user_remap, kpreco_check_interrupts, NULL),
+						 "sorting user ids");
+	kpreco_report_status(kp_idmap_sort(&state->items, item_remap, kpreco_check_interrupts, NULL),
+						 "sorting course ids");
 	for (row = 0; row < state->n_rows; row++)
 	{
+		if (row % (1 << 16) == 0)
+			CHECK_FOR_INTERRUPTS();
 		state->row_user[row] = user_remap[state->row_user[row]];
 		state->row_item[row] = item_remap[state->row_item[row]];
 	}
@@ -376,7 +380,7 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 	sort_ids(state, work);
 	status = kp_csr_from_coo(&alloc, state->users.count, state->items.count,
 							 state->n_rows, state->row_user, state->row_item,
-							 state->row_weight, &user_items);
+							 state->row_weight, &user_items, kpreco_check_interrupts, NULL);
 	/* Every weight was checked as it arrived: only a sum can be out of range. */
 	if (status == KP_EINVAL)
 		ereport(ERROR,
@@ -393,7 +397,8 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 	state->row_weight = NULL;
 	state->n_rows = state->capacity = 0;
 	kpreco_check_interrupts(NULL);
-	kpreco_report_status(kp_csr_transpose(&alloc, &user_items, &item_users),
+	kpreco_report_status(kp_csr_transpose(&alloc, &user_items, &item_users,
+										  kpreco_check_interrupts, NULL),
 						 "transposing the interaction matrix");
 
 	user_factors = kpreco_alloc_huge(work, (Size) user_items.n_rows * params->factors * sizeof(float), "user factors");

@@ -8,6 +8,27 @@
 
 /* Rows at most this long are sorted by insertion sort, longer ones by heapsort. */
 #define INSERTION_SORT_MAX 32
+/* Entries handled between calls to the interrupt callback: a few milliseconds. */
+#define INTERRUPT_EVERY (1 << 16)
+
+/* Counts work and asks the interrupt callback once per INTERRUPT_EVERY units. */
+typedef struct ticker
+{
+	kp_interrupt_fn interrupt;
+	void	   *interrupt_arg;
+	int64_t		work;
+} ticker;
+
+/* Adds work units; nonzero when the callback, if asked now, wants to stop. */
+static inline int
+ticker_cancelled(ticker *t, int64_t work)
+{
+	t->work += work;
+	if (t->work < INTERRUPT_EVERY)
+		return 0;
+	t->work = 0;
+	return t->interrupt != NULL && t->interrupt(t->interrupt_arg);
+}
 
 /*
  * Entry a goes before entry b: by column, then by value, so duplicates are
@@ -49,11 +70,15 @@ sift_down(int32_t *cols, float *vals, int64_t root, int64_t n)
 	}
 }
 
-/* Sorts the parallel arrays cols/vals (one row) in place without allocating. */
-static void
-sort_row(int32_t *cols, float *vals, int64_t n)
+/*
+ * Sorts the parallel arrays cols/vals (one row) in place without allocating.
+ * KP_ECANCELLED when the interrupt callback asks to stop.
+ */
+static kp_status
+sort_row(int32_t *cols, float *vals, int64_t n, ticker *t)
 {
 	int64_t		i;
+	int			depth;
 
 	if (n <= INSERTION_SORT_MAX)
 	{
@@ -64,15 +89,25 @@ sort_row(int32_t *cols, float *vals, int64_t n)
 			for (j = i; j > 0 && entry_before(cols, vals, j, j - 1); j--)
 				entry_swap(cols, vals, j, j - 1);
 		}
-		return;
+		return ticker_cancelled(t, n) ? KP_ECANCELLED : KP_OK;
 	}
+	/* a sift-down visits up to log2(n) entries */
+	for (depth = 1; ((int64_t) 1 << depth) < n; depth++)
+		;
 	for (i = n / 2; i-- > 0;)
+	{
 		sift_down(cols, vals, i, n);
+		if (ticker_cancelled(t, depth))
+			return KP_ECANCELLED;
+	}
 	for (i = n - 1; i > 0; i--)
 	{
 		entry_swap(cols, vals, 0, i);
 		sift_down(cols, vals, 0, i);
+		if (ticker_cancelled(t, depth))
+			return KP_ECANCELLED;
 	}
+	return KP_OK;
 }
 
 size_t
@@ -128,8 +163,10 @@ csr_alloc(const kp_allocator *alloc, int32_t n_rows, int32_t n_cols, int64_t nnz
 kp_status
 kp_csr_from_coo(const kp_allocator *alloc, int32_t n_rows, int32_t n_cols,
 				int64_t n, const int32_t *rows, const int32_t *cols,
-				const float *vals, kp_csr *out)
+				const float *vals, kp_csr *out,
+				kp_interrupt_fn interrupt, void *interrupt_arg)
 {
+	ticker		t = {interrupt, interrupt_arg, 0};
 	int64_t    *indptr;
 	int64_t		k;
 	int64_t		raw_begin;
@@ -147,6 +184,8 @@ kp_csr_from_coo(const kp_allocator *alloc, int32_t n_rows, int32_t n_cols,
 			cols[k] < 0 || cols[k] >= n_cols ||
 			!(vals[k] >= 0.0f) || isinf(vals[k]))
 			return KP_EINVAL;
+		if (ticker_cancelled(&t, 1))
+			return KP_ECANCELLED;
 	}
 
 	status = csr_alloc(alloc, n_rows, n_cols, n, out);
@@ -157,7 +196,11 @@ kp_csr_from_coo(const kp_allocator *alloc, int32_t n_rows, int32_t n_cols,
 	/* indptr[r + 1] counts row r; after the prefix sum indptr[r] is its start */
 	memset(indptr, 0, ((size_t) n_rows + 1) * sizeof(int64_t));
 	for (k = 0; k < n; k++)
+	{
 		indptr[rows[k] + 1]++;
+		if (ticker_cancelled(&t, 1))
+			goto cancelled;
+	}
 	for (r = 0; r < n_rows; r++)
 		indptr[r + 1] += indptr[r];
 
@@ -168,6 +211,8 @@ kp_csr_from_coo(const kp_allocator *alloc, int32_t n_rows, int32_t n_cols,
 
 		out->indices[pos] = cols[k];
 		out->values[pos] = vals[k];
+		if (ticker_cancelled(&t, 1))
+			goto cancelled;
 	}
 
 	nnz = 0;
@@ -176,8 +221,10 @@ kp_csr_from_coo(const kp_allocator *alloc, int32_t n_rows, int32_t n_cols,
 	{
 		int64_t		raw_end = indptr[r];
 
-		sort_row(out->indices + raw_begin, out->values + raw_begin,
-				 raw_end - raw_begin);
+		if (sort_row(out->indices + raw_begin, out->values + raw_begin,
+					 raw_end - raw_begin, &t) != KP_OK ||
+			ticker_cancelled(&t, 1))
+			goto cancelled;
 		indptr[r] = nnz;
 		k = raw_begin;
 		while (k < raw_end)
@@ -206,11 +253,17 @@ kp_csr_from_coo(const kp_allocator *alloc, int32_t n_rows, int32_t n_cols,
 	indptr[n_rows] = nnz;
 	out->nnz = nnz;
 	return KP_OK;
+
+cancelled:
+	kp_csr_free(alloc, out);
+	return KP_ECANCELLED;
 }
 
 kp_status
-kp_csr_transpose(const kp_allocator *alloc, const kp_csr *in, kp_csr *out)
+kp_csr_transpose(const kp_allocator *alloc, const kp_csr *in, kp_csr *out,
+				 kp_interrupt_fn interrupt, void *interrupt_arg)
 {
+	ticker		t = {interrupt, interrupt_arg, 0};
 	int64_t    *indptr;
 	int64_t		k;
 	int32_t		r;
@@ -227,7 +280,11 @@ kp_csr_transpose(const kp_allocator *alloc, const kp_csr *in, kp_csr *out)
 
 	memset(indptr, 0, ((size_t) in->n_cols + 1) * sizeof(int64_t));
 	for (k = 0; k < in->nnz; k++)
+	{
 		indptr[in->indices[k] + 1]++;
+		if (ticker_cancelled(&t, 1))
+			goto cancelled;
+	}
 	for (c = 0; c < in->n_cols; c++)
 		indptr[c + 1] += indptr[c];
 
@@ -241,12 +298,18 @@ kp_csr_transpose(const kp_allocator *alloc, const kp_csr *in, kp_csr *out)
 			out->indices[pos] = r;
 			out->values[pos] = in->values[k];
 		}
+		if (ticker_cancelled(&t, in->indptr[r + 1] - in->indptr[r] + 1))
+			goto cancelled;
 	}
 	/* the cursors ended at each row's end: shift them back to starts */
 	for (c = in->n_cols; c > 0; c--)
 		indptr[c] = indptr[c - 1];
 	indptr[0] = 0;
 	return KP_OK;
+
+cancelled:
+	kp_csr_free(alloc, out);
+	return KP_ECANCELLED;
 }
 
 void

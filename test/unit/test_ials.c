@@ -54,7 +54,7 @@ random_csr(int32_t n_rows, int32_t n_cols, int32_t nnz_per_row, kp_csr *out)
 		vals[used] = (float) (0.5 + 2.5 * rng_unit());
 		used++;
 	}
-	kp_csr_from_coo(&kp_malloc_allocator, n_rows, n_cols, used, rows, cols, vals, out);
+	kp_csr_from_coo(&kp_malloc_allocator, n_rows, n_cols, used, rows, cols, vals, out, NULL, NULL);
 	free(rows);
 	free(cols);
 	free(vals);
@@ -316,7 +316,7 @@ test_long_row(void)
 		vals[i] = (float) (0.5 + rng_unit());
 	}
 	/* row 0 empty, row 1 has every column */
-	kp_csr_from_coo(&kp_malloc_allocator, 2, N_COLS, N_COLS, rows, cols, vals, &R);
+	kp_csr_from_coo(&kp_malloc_allocator, 2, N_COLS, N_COLS, rows, cols, vals, &R, NULL, NULL);
 	Y = malloc(sizeof(float) * N_COLS * 4);
 	random_factors(Y, (size_t) N_COLS * 4, 0.1);
 
@@ -593,7 +593,7 @@ test_training(void)
 	params.factors = F;
 	params.iterations = 6;
 	random_csr(N_USERS, N_ITEMS, 10, &R);
-	kp_csr_transpose(&kp_malloc_allocator, &R, &Rt);
+	kp_csr_transpose(&kp_malloc_allocator, &R, &Rt, NULL, NULL);
 
 	unit_ok(kp_ials_train(&counted, &R, &Rt, &params, X, Y, NULL, NULL, NULL, NULL) == KP_OK,
 			"CG training succeeds");
@@ -617,8 +617,8 @@ test_training(void)
 			cols[k] = cols[k + 1] = R.indices[i];
 			vals[k] = vals[k + 1] = R.values[i] * 0.5f;
 		}
-	kp_csr_from_coo(&kp_malloc_allocator, N_USERS, N_ITEMS, 2 * R.nnz, rows, cols, vals, &R2);
-	kp_csr_transpose(&kp_malloc_allocator, &R2, &Rt2);
+	kp_csr_from_coo(&kp_malloc_allocator, N_USERS, N_ITEMS, 2 * R.nnz, rows, cols, vals, &R2, NULL, NULL);
+	kp_csr_transpose(&kp_malloc_allocator, &R2, &Rt2, NULL, NULL);
 	kp_ials_train(&kp_malloc_allocator, &R2, &Rt2, &params, X2, Y2, NULL, NULL, NULL, NULL);
 	unit_ok(memcmp(X, X2, sizeof(float) * N_USERS * F) == 0 &&
 			memcmp(Y, Y2, sizeof(float) * N_ITEMS * F) == 0,
@@ -708,7 +708,7 @@ test_interrupts_and_failures(void)
 	kp_ials_default_params(&params);
 	params.factors = 8;
 	random_csr(n_rows, 20, 3, &R);
-	kp_csr_transpose(&kp_malloc_allocator, &R, &Rt);
+	kp_csr_transpose(&kp_malloc_allocator, &R, &Rt, NULL, NULL);
 	workspace = malloc(kp_ials_workspace_bytes(&params, 20));
 	random_factors(X, (size_t) n_rows * 8, 1.0);
 	random_factors(Y, 20 * 8, 1.0);

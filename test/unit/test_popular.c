@@ -17,8 +17,8 @@ main(void)
 	kp_csr		item_users;
 	float		scores[3];
 
-	unit_ok(kp_csr_from_coo(&kp_malloc_allocator, 3, 3, 6, rows, cols, vals, &user_items) == KP_OK &&
-			kp_csr_transpose(&kp_malloc_allocator, &user_items, &item_users) == KP_OK,
+	unit_ok(kp_csr_from_coo(&kp_malloc_allocator, 3, 3, 6, rows, cols, vals, &user_items, NULL, NULL) == KP_OK &&
+			kp_csr_transpose(&kp_malloc_allocator, &user_items, &item_users, NULL, NULL) == KP_OK,
 			"interactions of 3 users and 3 courses");
 	kp_popular_scores(&item_users, scores);
 	unit_ok(scores[0] == 3.5f, "course 0 sums its weights: %g", scores[0]);

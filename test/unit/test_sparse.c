@@ -119,13 +119,13 @@ test_against_dense(void)
 		dense_t[(size_t) cols[k] * N_ROWS + rows[k]] += vals[k];
 	}
 	unit_ok(kp_csr_from_coo(&kp_malloc_allocator, N_ROWS, N_COLS, N, rows, cols,
-							vals, &m) == KP_OK, "from_coo succeeds");
+							vals, &m, NULL, NULL) == KP_OK, "from_coo succeeds");
 	unit_ok(csr_equals_dense(&m, dense, N_ROWS, N_COLS),
 			"CSR from duplicate-laden COO equals the dense sum, zero sums dropped");
-	unit_ok(kp_csr_transpose(&kp_malloc_allocator, &m, &t) == KP_OK &&
+	unit_ok(kp_csr_transpose(&kp_malloc_allocator, &m, &t, NULL, NULL) == KP_OK &&
 			csr_equals_dense(&t, dense_t, N_COLS, N_ROWS),
 			"transpose equals the dense transpose");
-	unit_ok(kp_csr_transpose(&kp_malloc_allocator, &t, &tt) == KP_OK &&
+	unit_ok(kp_csr_transpose(&kp_malloc_allocator, &t, &tt, NULL, NULL) == KP_OK &&
 			csr_identical(&m, &tt), "transposing twice gives back the same arrays");
 	kp_csr_free(&kp_malloc_allocator, &m);
 	kp_csr_free(&kp_malloc_allocator, &t);
@@ -162,11 +162,11 @@ test_order_independence(void)
 		/* arbitrary magnitudes: double sums would differ by order */
 		vals[k] = ldexpf((float) (rng_next() >> 40), (int) rng_below(40) - 50);
 	}
-	kp_csr_from_coo(&kp_malloc_allocator, N_ROWS, N_COLS, N, rows, cols, vals, &first);
+	kp_csr_from_coo(&kp_malloc_allocator, N_ROWS, N_COLS, N, rows, cols, vals, &first, NULL, NULL);
 	for (trial = 0; trial < 3; trial++)
 	{
 		shuffle(rows, cols, vals, N);
-		kp_csr_from_coo(&kp_malloc_allocator, N_ROWS, N_COLS, N, rows, cols, vals, &again);
+		kp_csr_from_coo(&kp_malloc_allocator, N_ROWS, N_COLS, N, rows, cols, vals, &again, NULL, NULL);
 		same &= csr_identical(&first, &again);
 		kp_csr_free(&kp_malloc_allocator, &again);
 	}
@@ -193,28 +193,28 @@ test_invalid_input(void)
 	kp_csr		m;
 	const kp_allocator *a = &kp_malloc_allocator;
 
-	unit_ok(kp_csr_from_coo(a, 3, 3, 3, bad_rows, cols, vals, &m) == KP_EINVAL,
+	unit_ok(kp_csr_from_coo(a, 3, 3, 3, bad_rows, cols, vals, &m, NULL, NULL) == KP_EINVAL,
 			"row out of range is rejected");
-	unit_ok(kp_csr_from_coo(a, 3, 3, 3, rows, bad_cols, vals, &m) == KP_EINVAL,
+	unit_ok(kp_csr_from_coo(a, 3, 3, 3, rows, bad_cols, vals, &m, NULL, NULL) == KP_EINVAL,
 			"negative column is rejected");
-	unit_ok(kp_csr_from_coo(a, 3, 3, 3, rows, cols, nan_vals, &m) == KP_EINVAL,
+	unit_ok(kp_csr_from_coo(a, 3, 3, 3, rows, cols, nan_vals, &m, NULL, NULL) == KP_EINVAL,
 			"NaN value is rejected");
-	unit_ok(kp_csr_from_coo(a, 3, 3, 3, rows, cols, inf_vals, &m) == KP_EINVAL,
+	unit_ok(kp_csr_from_coo(a, 3, 3, 3, rows, cols, inf_vals, &m, NULL, NULL) == KP_EINVAL,
 			"infinite value is rejected");
-	unit_ok(kp_csr_from_coo(a, 3, 3, 3, rows, cols, neg_vals, &m) == KP_EINVAL,
+	unit_ok(kp_csr_from_coo(a, 3, 3, 3, rows, cols, neg_vals, &m, NULL, NULL) == KP_EINVAL,
 			"negative value is rejected");
-	unit_ok(kp_csr_from_coo(a, 3, 3, 3, same_pair, same_pair, huge_vals, &m) == KP_EINVAL,
+	unit_ok(kp_csr_from_coo(a, 3, 3, 3, same_pair, same_pair, huge_vals, &m, NULL, NULL) == KP_EINVAL,
 			"duplicates summing beyond float range are rejected");
-	unit_ok(kp_csr_from_coo(a, -1, 3, 0, NULL, NULL, NULL, &m) == KP_EINVAL,
+	unit_ok(kp_csr_from_coo(a, -1, 3, 0, NULL, NULL, NULL, &m, NULL, NULL) == KP_EINVAL,
 			"negative shape is rejected");
-	unit_ok(kp_csr_from_coo(a, 3, 3, -1, rows, cols, vals, &m) == KP_EINVAL,
+	unit_ok(kp_csr_from_coo(a, 3, 3, -1, rows, cols, vals, &m, NULL, NULL) == KP_EINVAL,
 			"negative count is rejected");
 
-	unit_ok(kp_csr_from_coo(a, 4, 2, 0, NULL, NULL, NULL, &m) == KP_OK &&
+	unit_ok(kp_csr_from_coo(a, 4, 2, 0, NULL, NULL, NULL, &m, NULL, NULL) == KP_OK &&
 			m.nnz == 0 && m.n_rows == 4 && m.indptr[4] == 0,
 			"no triples: empty rows");
 	kp_csr_free(a, &m);
-	unit_ok(kp_csr_from_coo(a, 0, 0, 0, NULL, NULL, NULL, &m) == KP_OK &&
+	unit_ok(kp_csr_from_coo(a, 0, 0, 0, NULL, NULL, NULL, &m, NULL, NULL) == KP_OK &&
 			m.nnz == 0 && m.indptr[0] == 0, "zero rows and columns");
 	kp_csr_free(a, &m);
 }
@@ -235,10 +235,113 @@ test_allocation_failure(void)
 	{
 		ctx.calls = 0;
 		ctx.fail_at = fail_at;
-		all_enomem &= kp_csr_from_coo(&a, 2, 2, 3, rows, cols, vals, &m) == KP_ENOMEM;
+		all_enomem &= kp_csr_from_coo(&a, 2, 2, 3, rows, cols, vals, &m, NULL, NULL) == KP_ENOMEM;
 	}
 	unit_ok(all_enomem && ctx.live == 0,
 			"every failed allocation gives KP_ENOMEM without leaking");
+}
+
+/* An interrupt callback that counts its calls and cancels at call cancel_at (0: never). */
+typedef struct canceller
+{
+	int			calls;
+	int			cancel_at;
+} canceller;
+
+static int
+cancel_at_call(void *arg)
+{
+	canceller  *c = arg;
+
+	return ++c->calls == c->cancel_at;
+}
+
+/*
+ * Cancelled at calls of the callback spread over its whole run, from_coo
+ * and transpose stop with KP_ECANCELLED and keep nothing: every phase
+ * (checking the triples, counting, scattering, sorting the rows) is hit.
+ */
+static void
+test_cancellation(void)
+{
+	enum
+	{
+		N_ROWS = 3000, N_COLS = 500, N = 1 << 19, LONG_ROW = 1 << 18, RUNS = 30
+	};
+	int32_t    *rows = malloc(N * sizeof(int32_t));
+	int32_t    *cols = malloc(N * sizeof(int32_t));
+	float	   *vals = malloc(N * sizeof(float));
+	unit_counting ctx = {0, 0, 0, 0};
+	kp_allocator a = unit_counting_allocator(&ctx);
+	canceller	c = {0, 0};
+	kp_csr		m,
+				t,
+				reference;
+	int			coo_calls;
+	int			transpose_calls;
+	int			live;
+	int			all_cancelled = 1;
+	int			k;
+
+	for (k = 0; k < N; k++)
+	{
+		rows[k] = (int32_t) rng_below(N_ROWS);
+		cols[k] = (int32_t) rng_below(N_COLS);
+		vals[k] = 1.0f;
+	}
+	kp_csr_from_coo(&kp_malloc_allocator, N_ROWS, N_COLS, N, rows, cols, vals, &reference, NULL, NULL);
+	unit_ok(kp_csr_from_coo(&a, N_ROWS, N_COLS, N, rows, cols, vals, &m, cancel_at_call, &c) == KP_OK &&
+			csr_identical(&m, &reference),
+			"a callback that never cancels changes nothing");
+	coo_calls = c.calls;
+	unit_ok(coo_calls >= 4 * (N >> 16), "from_coo asks every 65536 entries of each pass (%d calls)",
+			coo_calls);
+	c.calls = 0;
+	unit_ok(kp_csr_transpose(&a, &m, &t, cancel_at_call, &c) == KP_OK, "transpose with a callback");
+	transpose_calls = c.calls;
+	unit_ok(transpose_calls >= 2 * (m.nnz >> 16), "transpose asks every 65536 entries (%d calls)",
+			transpose_calls);
+	kp_csr_free(&a, &t);
+
+	live = ctx.live;
+	for (c.cancel_at = 1; c.cancel_at <= coo_calls; c.cancel_at += coo_calls / RUNS + 1)
+	{
+		c.calls = 0;
+		all_cancelled &= kp_csr_from_coo(&a, N_ROWS, N_COLS, N, rows, cols, vals, &t,
+										 cancel_at_call, &c) == KP_ECANCELLED &&
+			c.calls == c.cancel_at && t.indptr == NULL;
+	}
+	unit_ok(all_cancelled && ctx.live == live,
+			"from_coo cancelled at calls 1 to %d returns KP_ECANCELLED and frees its arrays",
+			coo_calls);
+	all_cancelled = 1;
+	for (c.cancel_at = 1; c.cancel_at <= transpose_calls; c.cancel_at++)
+	{
+		c.calls = 0;
+		all_cancelled &= kp_csr_transpose(&a, &m, &t, cancel_at_call, &c) == KP_ECANCELLED &&
+			c.calls == c.cancel_at && t.indptr == NULL;
+	}
+	unit_ok(all_cancelled && ctx.live == live,
+			"transpose cancelled at each of its %d calls returns KP_ECANCELLED and frees its arrays",
+			transpose_calls);
+	kp_csr_free(&a, &m);
+
+	/* one long row: its sort (heapsort) asks too */
+	for (k = 0; k < LONG_ROW; k++)
+		rows[k] = 0;
+	c.calls = 0;
+	c.cancel_at = 0;
+	kp_csr_from_coo(&a, N_ROWS, N_COLS, LONG_ROW, rows, cols, vals, &m, cancel_at_call, &c);
+	kp_csr_free(&a, &m);
+	c.cancel_at = c.calls;
+	c.calls = 0;
+	unit_ok(kp_csr_from_coo(&a, N_ROWS, N_COLS, LONG_ROW, rows, cols, vals, &m, cancel_at_call, &c) == KP_ECANCELLED &&
+			ctx.live == 0, "cancelled while sorting one row of %d entries, without leaking", LONG_ROW);
+
+	kp_csr_free(&kp_malloc_allocator, &reference);
+	free(rows);
+	free(cols);
+	free(vals);
 }
 
 static void
@@ -258,6 +361,7 @@ main(void)
 	test_order_independence();
 	test_invalid_input();
 	test_allocation_failure();
+	test_cancellation();
 	test_bytes();
 	return unit_done();
 }
