@@ -97,6 +97,16 @@ typedef struct KpServingModel
 	int32	   *top_index;		/* n_items */
 	float	   *top_score;		/* n_items */
 	float	   *dense_scores;	/* n_items, for ease; allocated on first use */
+	uint8	   *course_mask;	/* n_items, all zero between calls; on first use */
+	/* Built on first use by audience.c and session.c: */
+	kp_qmatrix	users_q;		/* int8 copy of user_factors (audience) */
+	bool		users_q_built;
+	float	   *user_unit;		/* unit-length user vectors (similar_users) */
+	kp_qmatrix	user_unit_q;
+	kp_score_scratch user_scratch;	/* for n_users rows */
+	int64	   *course_users_indptr;	/* training users of each course */
+	int32	   *course_users;
+	float	   *gram;			/* YᵀY + λI of the course vectors (fold-in) */
 	MemoryContext context;		/* owns all of the above */
 } KpServingModel;
 
@@ -105,6 +115,7 @@ extern KpServingModel *kpreco_serving_model(text *name);
 extern KpServingModel *kpreco_serving_model_from_value(struct varlena *raw);
 extern void kpreco_serving_model_free(KpServingModel *s);
 extern const KpNeighbours *kpreco_course_neighbours(KpServingModel *s, int32 item);
+extern void kpreco_prepare_similarity(KpServingModel *s);
 extern Datum kpreco_catalog_changed(PG_FUNCTION_ARGS);
 
 /*
@@ -113,6 +124,34 @@ extern Datum kpreco_catalog_changed(PG_FUNCTION_ARGS);
  * s->top_index and s->top_score, best first; the count is returned.
  */
 extern int32 kpreco_top_for_user(KpServingModel *s, int32 user, int32 k);
+
+/*
+ * Which courses may be returned: only those of candidates (when given), never
+ * those of exclude, and (exclude_seen) never the user's training courses.
+ * Arrays hold course indices; unknown ids are dropped by the caller.
+ */
+typedef struct KpCourseFilter
+{
+	bool		has_candidates;
+	const int32 *candidates;
+	int32		n_candidates;
+	const int32 *exclude;
+	int32		n_exclude;
+	bool		exclude_seen;
+} KpCourseFilter;
+
+/*
+ * The k best eligible courses for a user (-1: unknown, scored by
+ * popularity with NaN scores), into s->top_index / s->top_score.
+ */
+extern int32 kpreco_top_filtered(KpServingModel *s, int32 user, int32 k,
+								 const KpCourseFilter *filter);
+/* kpreco_top_filtered re-ranked by maximal marginal relevance, diversity in (0, 1]. */
+extern int32 kpreco_diverse_top(KpServingModel *s, int32 user, int32 k,
+								const KpCourseFilter *filter, float diversity);
+/* The k courses most similar to a course under a filter (the course itself never). */
+extern int32 kpreco_similar_filtered(KpServingModel *s, int32 item, int32 k,
+									 const KpCourseFilter *filter);
 extern float kpreco_pair_score(KpServingModel *s, int32 user, int32 item);
 extern const float *kpreco_ease_user_scores(KpServingModel *s, int32 user);
 

@@ -251,6 +251,7 @@ DECLARE
 	-- options applied here, in SQL, rather than by the aggregate
 	sql_keys text[] := ARRAY['event_column', 'event_weights', 'time_column', 'half_life_days'];
 	aggregate_options jsonb;
+	newest double precision;
 	source_clause text;
 	weight text;
 	choice jsonb;
@@ -269,7 +270,8 @@ BEGIN
 				  HINT = 'For example ''{"factors": 64, "weight_column": "weight"}''.';
 	END IF;
 	source_clause := kpreco.source_clause(train.source);
-	weight := kpreco.weight_expression(opts, kpreco.check_weight_options(opts, source_clause));
+	newest := kpreco.check_weight_options(opts, source_clause);
+	weight := kpreco.weight_expression(opts, newest);
 	aggregate_options := opts - sql_keys;
 	PERFORM kpreco.check_options(aggregate_options);
 
@@ -308,7 +310,9 @@ BEGIN
 		weight, source_clause);
 	EXECUTE query INTO new_version
 		USING aggregate_options, train.model, started, choice,
-			  (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(opts) WHERE key = ANY (sql_keys));
+			  (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(opts) WHERE key = ANY (sql_keys))
+			  -- the time decay was measured from (kpreco.refresh_user decays alike)
+			  || CASE WHEN newest IS NULL THEN '{}' ELSE jsonb_build_object('decay_reference', newest) END;
 
 	UPDATE kpreco.model_registry
 	   SET source = train.source, options = opts, active_version = new_version, updated_at = now()
@@ -338,6 +342,109 @@ BEGIN
 	DELETE FROM kpreco.model_registry WHERE name = drop_model.model;
 END
 $$;
+
+-- Serving takes filters and diversity: new arguments, so new functions.
+
+DROP FUNCTION kpreco.recommend(bigint, integer, text);
+DROP FUNCTION kpreco.similar_courses(bigint, integer, text);
+CREATE FUNCTION kpreco.recommend(user_id bigint, k integer DEFAULT 10, model text DEFAULT NULL,
+								 candidates bigint[] DEFAULT NULL, exclude bigint[] DEFAULT NULL,
+								 exclude_seen boolean DEFAULT true, diversity real DEFAULT 0)
+RETURNS TABLE (course_id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'kpreco_recommend'
+	LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+
+CREATE FUNCTION kpreco.similar_courses(course_id bigint, k integer DEFAULT 10, model text DEFAULT NULL,
+									   candidates bigint[] DEFAULT NULL, exclude bigint[] DEFAULT NULL)
+RETURNS TABLE (course_id bigint, similarity real, rank integer)
+	AS 'MODULE_PATHNAME', 'kpreco_similar_courses'
+	LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+
+-- Serving for campaigns ----------------------------------------------------------
+
+CREATE FUNCTION kpreco.recommend_for_courses(course_ids bigint[], weights real[] DEFAULT NULL,
+											 k integer DEFAULT 10, model text DEFAULT NULL)
+RETURNS TABLE (course_id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'kpreco_recommend_for_courses'
+	LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+
+CREATE FUNCTION kpreco.model_with_user(model kpreco.model, user_id bigint, course_ids bigint[], weights real[])
+RETURNS kpreco.model
+	AS 'MODULE_PATHNAME', 'kpreco_model_with_user' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Re-solves one user of the active version from the model's source, now.
+CREATE FUNCTION kpreco.refresh_user(user_id bigint, model text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_variable
+DECLARE
+	name text := model;
+	stored record;
+	courses bigint[];
+	weights real[];
+BEGIN
+	IF user_id IS NULL THEN
+		RAISE EXCEPTION 'user_id must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF name IS NULL THEN
+		name := nullif(current_setting('kpreco.default_model', true), '');
+	END IF;
+	IF name IS NULL THEN
+		SELECT min(r.name) INTO name FROM kpreco.model_registry r HAVING count(*) = 1;
+		IF name IS NULL THEN
+			RAISE EXCEPTION 'no model was named, and there is not exactly one'
+				USING ERRCODE = 'ambiguous_parameter',
+					  HINT = 'Pass the model name, or SET kpreco.default_model.';
+		END IF;
+	END IF;
+	PERFORM kpreco.lock_owned_model(name);
+	SELECT r.source, r.options, r.active_version, v.options AS effective INTO stored
+	  FROM kpreco.model_registry r JOIN kpreco.model_versions v ON v.version = r.active_version
+	 WHERE r.name = name;
+	IF NOT FOUND OR stored.source IS NULL THEN
+		RAISE EXCEPTION 'kpreco model "%" has no active version trained from a source', name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Train it with kpreco.train(model, source, options).';
+	END IF;
+	EXECUTE format('SELECT array_agg(c), array_agg(w)'
+				   '  FROM (SELECT src.%I::bigint AS c, %s AS w FROM %s AS src WHERE src.%I::bigint = $1) s'
+				   ' WHERE c IS NOT NULL',
+				   coalesce(stored.options ->> 'course_column', 'course_id'),
+				   kpreco.weight_expression(stored.options, (stored.effective ->> 'decay_reference')::double precision),
+				   kpreco.source_clause(stored.source),
+				   coalesce(stored.options ->> 'user_column', 'user_id'))
+		INTO courses, weights USING user_id;
+	UPDATE kpreco.model_versions v
+	   SET (model, n_users, n_interactions) =
+		   (SELECT edited, (info ->> 'n_users')::integer, (info ->> 'n_interactions')::bigint
+			  FROM (SELECT edited, kpreco.model_info(edited) AS info
+					  FROM (SELECT kpreco.model_with_user(v.model, user_id, coalesce(courses, '{}'), weights) AS edited) e) d)
+	 WHERE v.version = stored.active_version;
+	RETURN coalesce(cardinality(courses), 0);
+END
+$$;
+
+CREATE FUNCTION kpreco.audience(course_id bigint, k integer, model text DEFAULT NULL)
+RETURNS TABLE (user_id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'kpreco_audience'
+	LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100;
+
+CREATE FUNCTION kpreco.similar_users(user_id bigint, k integer DEFAULT 10, model text DEFAULT NULL)
+RETURNS TABLE (user_id bigint, similarity real, rank integer)
+	AS 'MODULE_PATHNAME', 'kpreco_similar_users'
+	LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+
+CREATE FUNCTION kpreco.segment_users(n_segments integer, model text DEFAULT NULL, seed integer DEFAULT 0)
+RETURNS TABLE (user_id bigint, segment integer, distance real)
+	AS 'MODULE_PATHNAME', 'kpreco_segment_users'
+	LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+CREATE FUNCTION kpreco.segment_profile(n_segments integer, model text DEFAULT NULL, seed integer DEFAULT 0,
+									   k integer DEFAULT 5)
+RETURNS TABLE (segment integer, users integer, course_id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'kpreco_segment_profile'
+	LANGUAGE C STABLE PARALLEL RESTRICTED;
 
 -- Evaluation --------------------------------------------------------------------
 
@@ -549,7 +656,9 @@ COMMENT ON TYPE kpreco.model IS
 COMMENT ON FUNCTION kpreco.train(text, text, jsonb) IS
 	'trains a model (algorithm ials, bpr, als, ease, popular or auto) from a table, view or query, stores a new version, makes it active, prunes old versions, returns the version id';
 COMMENT ON FUNCTION kpreco.drop_model(text) IS 'removes a model, all its versions, its training log and its stored evaluations';
-COMMENT ON FUNCTION kpreco.similar_courses(bigint, integer, text) IS
+COMMENT ON FUNCTION kpreco.recommend(bigint, integer, text, bigint[], bigint[], boolean, real) IS
+	'the k best courses for a user among candidates (all when NULL), without exclude and (exclude_seen) the user''s training courses, re-ranked for diversity in [0, 1]; an unknown user gets the most popular courses with a NULL score';
+COMMENT ON FUNCTION kpreco.similar_courses(bigint, integer, text, bigint[], bigint[]) IS
 	'the k courses most similar to a course: cosine similarity of factors (ease: its item-item weights; popular: the most popular other courses)';
 COMMENT ON COLUMN kpreco.model_versions.validation IS
 	'for algorithm "auto": the candidates tried, their figures on the validation slice, and the one chosen';
@@ -593,4 +702,18 @@ COMMENT ON FUNCTION kpreco.evaluate(text, text, integer, jsonb) IS
 	'precision, recall, NDCG, MAP at k, catalog coverage, users evaluated (RMSE, MAE for rating models) of a model on held-out interactions; option store keeps them';
 COMMENT ON FUNCTION kpreco.split(text, text, jsonb) IS
 	'writes <prefix>_train and <prefix>_test: each user''s latest (or randomly drawn) fraction of interactions held out';
+
+COMMENT ON FUNCTION kpreco.recommend_for_courses(bigint[], real[], integer, text) IS
+	'the k best courses for someone who took these courses (with these weights): one least-squares fold-in against the course vectors, no retraining';
+COMMENT ON FUNCTION kpreco.model_with_user(kpreco.model, bigint, bigint[], real[]) IS
+	'the model with a user''s training courses set to these and the user''s vector folded in from them; no known course removes the user';
+COMMENT ON FUNCTION kpreco.refresh_user(bigint, text) IS
+	're-solves one user of the active version from the model''s source now; returns the user''s interactions read';
+COMMENT ON FUNCTION kpreco.audience(bigint, integer, text) IS
+	'the k users most likely to take a course among those who have not: for coupons, repurchase and cross-sell campaigns';
+COMMENT ON FUNCTION kpreco.similar_users(bigint, integer, text) IS 'the k users with the most similar vectors (cosine)';
+COMMENT ON FUNCTION kpreco.segment_users(integer, text, integer) IS
+	'every user''s segment (k-means with k-means++ seeding on the user vectors) and distance to its centre';
+COMMENT ON FUNCTION kpreco.segment_profile(integer, text, integer, integer) IS
+	'each segment''s size and the k courses its members are recommended more than the average user';
 

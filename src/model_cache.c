@@ -234,17 +234,52 @@ resolve_model(text *name)
 	return entry;
 }
 
-static int
-compare_popularity(const void *a, const void *b, void *arg)
-{
-	const int32 *counts = (const int32 *) arg;
-	int32		ia = *(const int32 *) a;
-	int32		ib = *(const int32 *) b;
+/* Rows of work between interrupt checks while a model is prepared. */
+#define INTERRUPT_EVERY (1 << 16)
 
-	if (counts[ia] != counts[ib])
-		return counts[ia] > counts[ib] ? -1 : 1;
-	return ia < ib ? -1 : (ia > ib ? 1 : 0);
+/*
+ * Sets items to 0 .. n - 1 by descending count, ties by ascending index:
+ * a radix sort, stable, one byte of the count per pass, so that a big
+ * catalog is ordered in linear time with interrupt checks along the way.
+ */
+static void
+sort_by_popularity(int32 *items, const int32 *counts, int32 n, MemoryContext context)
+{
+	int32	   *buffer = kpreco_alloc_huge(context, sizeof(int32) * (Size) Max(n, 1), "popularity");
+	int32	   *from = items;
+	int32	   *to = buffer;
+	int			shift;
+	int32		i;
+
+	for (i = 0; i < n; i++)
+		items[i] = i;
+	/* four passes: the last one writes into items */
+	for (shift = 0; shift < 32; shift += 8)
+	{
+		int32		start[257];
+		int32	   *swap;
+		int			digit;
+
+		memset(start, 0, sizeof(start));
+		/* ~count orders larger counts first */
+		for (i = 0; i < n; i++)
+			start[((~(uint32) counts[from[i]] >> shift) & 0xFF) + 1]++;
+		for (digit = 0; digit < 256; digit++)
+			start[digit + 1] += start[digit];
+		for (i = 0; i < n; i++)
+		{
+			if (i % INTERRUPT_EVERY == 0)
+				CHECK_FOR_INTERRUPTS();
+			to[start[(~(uint32) counts[from[i]] >> shift) & 0xFF]++] = from[i];
+		}
+		swap = from;
+		from = to;
+		to = swap;
+	}
+	pfree(buffer);
 }
+
+static void prepare_similarity(KpServingModel *s);
 
 /* Everything a call needs besides the model itself, computed once. */
 static void
@@ -253,7 +288,6 @@ prepare_serving(KpServingModel *s)
 	const kp_model *m = &s->model;
 	int32		f = m->factors;
 	kp_allocator alloc;
-	int32		i;
 	int64		j;
 
 	kpreco_allocator_init(&alloc, s->context);
@@ -269,10 +303,12 @@ prepare_serving(KpServingModel *s)
 	s->popular_items = kpreco_alloc_huge(s->context, sizeof(int32) * (Size) m->n_items, "popularity");
 	memset(s->popular_counts, 0, sizeof(int32) * (Size) m->n_items);
 	for (j = 0; j < m->nnz; j++)
+	{
+		if (j % INTERRUPT_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
 		s->popular_counts[m->seen_items[j]]++;
-	for (i = 0; i < m->n_items; i++)
-		s->popular_items[i] = i;
-	qsort_arg(s->popular_items, m->n_items, sizeof(int32), compare_popularity, s->popular_counts);
+	}
+	sort_by_popularity(s->popular_items, s->popular_counts, m->n_items, s->context);
 
 	/* ease scores by summing rows of its item-item weights: no int8 copy */
 	if ((m->algorithm != KP_ALGO_EASE &&
@@ -286,6 +322,14 @@ prepare_serving(KpServingModel *s)
 }
 
 /* Unit-length course vectors and their int8 copy, on the first similarity query. */
+void
+kpreco_prepare_similarity(KpServingModel *s)
+{
+	if (s->item_unit != NULL)
+		return;
+	prepare_similarity(s);
+}
+
 static void
 prepare_similarity(KpServingModel *s)
 {
@@ -302,6 +346,8 @@ prepare_similarity(KpServingModel *s)
 		double		norm = 0;
 		int32		d;
 
+		if (i % INTERRUPT_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
 		for (d = 0; d < f; d++)
 			norm += (double) v[d] * v[d];
 		norm = sqrt(norm);
@@ -328,8 +374,7 @@ kpreco_course_neighbours(KpServingModel *s, int32 item)
 	KpNeighbours *entry;
 	bool		keep;
 
-	if (s->item_unit == NULL)
-		prepare_similarity(s);
+	kpreco_prepare_similarity(s);
 	if (s->neighbours[item] != NULL)
 		return s->neighbours[item];
 

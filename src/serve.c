@@ -56,6 +56,15 @@ kpreco_begin_result_set(FunctionCallInfo fcinfo)
 	return result;
 }
 
+static int
+compare_int32(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
 static text *
 model_name_arg(FunctionCallInfo fcinfo, int argno)
 {
@@ -101,65 +110,131 @@ put_top(KpResultSet *result, KpServingModel *s, const kp_qmatrix *Q, const float
 }
 
 /*
- * recommend(user_id, k, model): the k best courses the user did not take
- * in training.  A user unknown to the model gets the most popular courses
- * with a NULL score.
+ * Course indices of the known ids of a bigint[] argument (NULLs and ids the
+ * model does not know are dropped), ascending and distinct.
+ */
+static int32 *
+course_indices(FunctionCallInfo fcinfo, int argno, KpServingModel *s, int32 *count)
+{
+	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(argno);
+	Datum	   *elements;
+	bool	   *nulls;
+	int			n;
+	int32	   *indices;
+	int32		kept = 0;
+	int			i;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("course id arrays must have one dimension")));
+	deconstruct_array(array, INT8OID, sizeof(int64), true, TYPALIGN_DOUBLE, &elements, &nulls, &n);
+	indices = palloc(sizeof(int32) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		int32		item;
+
+		if (nulls[i])
+			continue;
+		item = kp_idmap_find(&s->items, DatumGetInt64(elements[i]));
+		if (item >= 0)
+			indices[kept++] = item;
+	}
+	qsort(indices, kept, sizeof(int32), compare_int32);
+	*count = 0;
+	for (i = 0; i < kept; i++)
+		if (i == 0 || indices[i] != indices[i - 1])
+			indices[(*count)++] = indices[i];
+	return indices;
+}
+
+/* The filter of arguments candidates and exclude (NULL: none). */
+static void
+get_filter(FunctionCallInfo fcinfo, int candidates_arg, int exclude_arg, KpServingModel *s,
+		   KpCourseFilter *filter)
+{
+	memset(filter, 0, sizeof(*filter));
+	filter->exclude_seen = true;
+	/* a database not yet updated to 0.3.0 calls with fewer arguments */
+	if (PG_NARGS() <= exclude_arg)
+		return;
+	if (!PG_ARGISNULL(candidates_arg))
+	{
+		filter->has_candidates = true;
+		filter->candidates = course_indices(fcinfo, candidates_arg, s, &filter->n_candidates);
+	}
+	if (!PG_ARGISNULL(exclude_arg))
+		filter->exclude = course_indices(fcinfo, exclude_arg, s, &filter->n_exclude);
+}
+
+static void
+put_top_rows(KpResultSet *result, KpServingModel *s, int32 n)
+{
+	int32		i;
+
+	for (i = 0; i < n; i++)
+		put_ranked_row(result, s->model.item_ids[s->top_index[i]], s->top_score[i],
+					   isnan(s->top_score[i]), i + 1);
+}
+
+/*
+ * recommend(user_id, k, model, candidates, exclude, exclude_seen, diversity):
+ * the k best eligible courses for a user: only candidates when given, never
+ * those of exclude, and not the user's training courses unless exclude_seen
+ * is false.  Filtering comes before the selection, so k rows come back
+ * whenever k courses are eligible.  A user unknown to the model gets the
+ * most popular eligible courses with a NULL score.
  */
 Datum
 kpreco_recommend(PG_FUNCTION_ARGS)
 {
 	KpResultSet result = kpreco_begin_result_set(fcinfo);
 	KpServingModel *s;
-	const kp_model *m;
+	KpCourseFilter filter;
 	int32		k;
 	int32		user;
-	int32		n;
-	int32		i;
+	float		diversity = 0;
 
 	if (PG_ARGISNULL(0) || !get_k(fcinfo, 1, &k))
 		return (Datum) 0;
-	s = kpreco_serving_model(model_name_arg(fcinfo, 2));
-	m = &s->model;
-	k = Min(k, m->n_items);
-	user = kp_idmap_find(&s->users, PG_GETARG_INT64(0));
-
-	if (user < 0)
+	if (PG_NARGS() > 5 && PG_ARGISNULL(5))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("exclude_seen must not be NULL")));
+	if (PG_NARGS() > 6)
 	{
-		for (i = 0; i < k; i++)
-			put_ranked_row(&result, m->item_ids[s->popular_items[i]], 0, true, i + 1);
-		return (Datum) 0;
+		diversity = PG_ARGISNULL(6) ? NAN : PG_GETARG_FLOAT4(6);
+		if (!(diversity >= 0 && diversity <= 1))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("diversity must be between 0 and 1"),
+					 errhint("0 ranks by relevance alone, 1 spreads the list as far as it goes.")));
 	}
+	s = kpreco_serving_model(model_name_arg(fcinfo, 2));
+	k = Min(k, s->model.n_items);
+	user = kp_idmap_find(&s->users, PG_GETARG_INT64(0));
+	get_filter(fcinfo, 3, 4, s, &filter);
+	if (PG_NARGS() > 5)
+		filter.exclude_seen = PG_GETARG_BOOL(5);
 
-	n = kpreco_top_for_user(s, user, k);
-	for (i = 0; i < n; i++)
-		put_ranked_row(&result, m->item_ids[s->top_index[i]], s->top_score[i], false, i + 1);
+	if (user >= 0 && !filter.has_candidates && filter.n_exclude == 0 && filter.exclude_seen &&
+		diversity == 0)
+		put_top_rows(&result, s, kpreco_top_for_user(s, user, k));
+	else if (diversity > 0)
+		put_top_rows(&result, s, kpreco_diverse_top(s, user, k, &filter, diversity));
+	else
+		put_top_rows(&result, s, kpreco_top_filtered(s, user, k, &filter));
 	return (Datum) 0;
 }
 
 /*
- * An ease model's neighbours of a course are the courses its item-item
- * weights B[item, ·] favour most: the courses it predicts for someone who
- * took only this one.
- */
-static int32
-similar_by_weights(KpServingModel *s, int32 item, int32 k)
-{
-	const kp_model *m = &s->model;
-
-	if (s->dense_scores == NULL)
-		s->dense_scores = kpreco_alloc_huge(s->context, sizeof(float) * (Size) m->n_items, "scores");
-	memcpy(s->dense_scores, m->item_factors + (Size) item * m->n_items, sizeof(float) * (Size) m->n_items);
-	s->dense_scores[item] = -INFINITY;
-	return kp_topk(s->dense_scores, m->n_items, k, s->top_index, s->top_score);
-}
-
-/*
- * similar_courses(course_id, k, model): the k courses with the highest
- * cosine similarity of factors, the course itself excluded.  An ease model
- * ranks by its item-item weights; a popular model lists the most popular
- * other courses, with a NULL similarity.  No rows for a
- * course the model does not know.  Up to KPRECO_NEIGHBOURS come from the
- * session's neighbour cache; a larger k is computed on the spot.
+ * similar_courses(course_id, k, model, candidates, exclude): the k courses
+ * with the highest cosine similarity of factors, the course itself
+ * excluded, filtered like recommend.  An ease model ranks by its item-item
+ * weights B[course, ·] (what it predicts for someone who took only this
+ * course); a popular model lists the most popular other courses, with a
+ * NULL similarity.  No rows for a course the model does not know.  Up to
+ * KPRECO_NEIGHBOURS come from the session's neighbour cache.
  */
 Datum
 kpreco_similar_courses(PG_FUNCTION_ARGS)
@@ -168,6 +243,7 @@ kpreco_similar_courses(PG_FUNCTION_ARGS)
 	KpServingModel *s;
 	const kp_model *m;
 	const KpNeighbours *neighbours;
+	KpCourseFilter filter;
 	int32		k;
 	int32		item;
 	int32		i;
@@ -180,25 +256,14 @@ kpreco_similar_courses(PG_FUNCTION_ARGS)
 	if (item < 0)
 		return (Datum) 0;
 	k = Min(k, m->n_items - 1);
+	get_filter(fcinfo, 3, 4, s, &filter);
 
-	if (m->algorithm == KP_ALGO_EASE)
+	if (filter.has_candidates || filter.n_exclude > 0 || m->algorithm == KP_ALGO_EASE ||
+		m->algorithm == KP_ALGO_POPULAR)
 	{
-		int32		n = similar_by_weights(s, item, k);
-
-		for (i = 0; i < n; i++)
-			put_ranked_row(&result, m->item_ids[s->top_index[i]], s->top_score[i], false, i + 1);
+		put_top_rows(&result, s, kpreco_similar_filtered(s, item, k, &filter));
 		return (Datum) 0;
 	}
-	if (m->algorithm == KP_ALGO_POPULAR)
-	{
-		int32		rank = 0;
-
-		for (i = 0; i < m->n_items && rank < k; i++)
-			if (s->popular_items[i] != item)
-				put_ranked_row(&result, m->item_ids[s->popular_items[i]], 0, true, ++rank);
-		return (Datum) 0;
-	}
-
 	neighbours = kpreco_course_neighbours(s, item);
 	if (k > KPRECO_NEIGHBOURS && neighbours->count == KPRECO_NEIGHBOURS)
 	{

@@ -24,6 +24,10 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "kp_als.h"
+#include "kp_bpr.h"
+#include "kp_ease.h"
+#include "kp_popular.h"
 #include "kp_sparse.h"
 #include "kpreco.h"
 
@@ -76,9 +80,21 @@ typedef struct TrainingProgress
 	const kp_csr *user_items;
 	const float *user_factors;
 	const float *item_factors;
+	int32		dims;			/* floats per vector */
+	int32		n_iterations;
+	double		bpr_loss;		/* of bpr's last epoch */
 	instr_time	iteration_started;
-	IterationRecord *records;	/* params.iterations of them */
+	IterationRecord *records;	/* n_iterations of them, at least 1 */
 } TrainingProgress;
+
+/* A trained model's vectors, laid out as kp_model.h describes. */
+typedef struct TrainedVectors
+{
+	int32		dims;			/* the model's factors field */
+	float	   *user_vectors;	/* NULL for ease */
+	float	   *item_vectors;
+	int32		n_records;		/* iteration records filled */
+} TrainedVectors;
 
 /* The iterations of the last training that completed in this backend. */
 static MemoryContext last_log_context = NULL;
@@ -112,6 +128,11 @@ create_state(MemoryContext aggcontext, Jsonb *options)
 	INSTR_TIME_SET_CURRENT(state->started);
 	kpreco_allocator_init(&state->alloc, aggcontext);
 	kpreco_parse_options(options, &state->options);
+	if (state->options.algorithm == KP_ALGO_AUTO)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("algorithm \"auto\" is chosen by kpreco.train(), not by the aggregate"),
+				 errhint("Call kpreco.train(model, source, '{\"algorithm\": \"auto\"}'), or pick an algorithm for kpreco.train_agg.")));
 	if (kp_idmap_init(&state->users, &state->alloc, 1024) != KP_OK ||
 		kp_idmap_init(&state->items, &state->alloc, 1024) != KP_OK)
 		kpreco_report_status(KP_ENOMEM, "collecting interactions");
@@ -123,14 +144,25 @@ create_state(MemoryContext aggcontext, Jsonb *options)
 	return state;
 }
 
+/* A collected row: user index, course index, weight. */
+#define ROW_BYTES (2 * sizeof(int32) + sizeof(float))
+
+/* What collecting holds: the row arrays and both id maps. */
+static Size
+collected_bytes(const TrainState *state)
+{
+	return (Size) state->capacity * ROW_BYTES +
+		kp_idmap_bytes(&state->users) + kp_idmap_bytes(&state->items);
+}
+
 static void
 grow_rows(TrainState *state)
 {
 	int64		capacity = state->capacity * 2;
-	Size		row_bytes = sizeof(int32) * 2 + sizeof(float);
+	Size		needed = collected_bytes(state) + (Size) state->capacity * ROW_BYTES;
 
-	if ((Size) capacity * row_bytes > max_training_bytes())
-		refuse_memory("the interactions need", (Size) capacity * row_bytes);
+	if (needed > max_training_bytes())
+		refuse_memory("the interactions need", needed);
 	state->row_user = repalloc_huge(state->row_user, sizeof(int32) * capacity);
 	state->row_item = repalloc_huge(state->row_item, sizeof(int32) * capacity);
 	state->row_weight = repalloc_huge(state->row_weight, sizeof(float) * capacity);
@@ -148,10 +180,20 @@ note_bad_row(BadRow *bad, int64 row_number, int64 user_id, int64 course_id)
 	}
 }
 
+/*
+ * Maps id to its index, inserting it if new.  A new id that makes the map
+ * grow is refused when the grown map does not fit beside what is collected.
+ */
 static void
-map_id(kp_idmap *map, int64 id, int32 *index)
+map_id(TrainState *state, kp_idmap *map, int64 id, int32 *index)
 {
-	kp_status	status = kp_idmap_insert(map, id, index);
+	Size		growth = kp_idmap_growth_bytes(map);
+	kp_status	status;
+
+	if (growth > 0 && kp_idmap_find(map, id) < 0 &&
+		collected_bytes(state) + growth > max_training_bytes())
+		refuse_memory("the interactions need", collected_bytes(state) + growth);
+	status = kp_idmap_insert(map, id, index);
 
 	if (status == KP_EINVAL)
 		ereport(ERROR,
@@ -202,8 +244,8 @@ kpreco_train_transfn(PG_FUNCTION_ARGS)
 	{
 		if (state->n_rows == state->capacity)
 			grow_rows(state);
-		map_id(&state->users, user_id, &user_index);
-		map_id(&state->items, course_id, &item_index);
+		map_id(state, &state->users, user_id, &user_index);
+		map_id(state, &state->items, course_id, &item_index);
 		state->row_user[state->n_rows] = user_index;
 		state->row_item[state->n_rows] = item_index;
 		state->row_weight[state->n_rows] = weight;
@@ -275,23 +317,61 @@ sort_ids(TrainState *state, MemoryContext work)
 	pfree(item_remap);
 }
 
+/*
+ * Refuses, before anything is allocated for it, a training that would hold
+ * more than kpreco.max_training_memory at some point.  The id maps stay to
+ * the end; besides them, renumbering the ids holds the rows and the remap
+ * arrays, building the first matrix the rows and that matrix (sized for
+ * every row), training both matrices, the factors and the solver's
+ * workspace, and building the model value the first matrix's structure, the
+ * factors and the value.
+ */
 static void
 check_memory(TrainState *state)
 {
-	Size		factor_bytes = ((Size) state->users.count + state->items.count) *
-		state->options.ials.factors * sizeof(float);
-	Size		coo_bytes = (Size) state->n_rows * (2 * sizeof(int32) + sizeof(float));
-	Size		csr_bytes = kp_csr_bytes(state->users.count, state->n_rows) +
-		kp_csr_bytes(state->items.count, state->n_rows);
-	Size		solver_bytes = (Size) state->options.ials.factors * state->options.ials.factors * sizeof(float) +
-		kp_ials_workspace_bytes(&state->options.ials, (int32) Min(state->n_rows, PG_INT32_MAX));
-	Size		needed = coo_bytes + csr_bytes / 2;
+	Size		n_users = state->users.count;
+	Size		n_items = state->items.count;
+	Size		n_rows = state->n_rows;
+	Size		factors = state->options.ials.factors;
+	Size		rows = (Size) state->capacity * ROW_BYTES;
+	Size		user_matrix = kp_csr_bytes(n_users, n_rows);
+	Size		factor_bytes = (n_users + n_items) * factors * sizeof(float);
+	Size		solver_bytes = factors * factors * sizeof(float) +
+		kp_ials_workspace_bytes(&state->options.ials, (int32) Min(n_rows, PG_INT32_MAX));
+	Size		value_bytes = KP_MODEL_HEADER_BYTES + (n_users + n_items) * sizeof(int64) +
+		factor_bytes + (n_users + 1) * sizeof(int64) + n_rows * sizeof(int32);
+	Size		needed = rows + (n_users + n_items) * sizeof(int32);
 
-	/* The larger of: building the first CSR, and training plus the result. */
-	if (csr_bytes + 2 * factor_bytes + solver_bytes > needed)
-		needed = csr_bytes + 2 * factor_bytes + solver_bytes;
+	needed = Max(needed, rows + user_matrix);
+	needed = Max(needed, user_matrix + kp_csr_bytes(n_items, n_rows) + factor_bytes + solver_bytes);
+	needed = Max(needed, user_matrix - n_rows * sizeof(float) + factor_bytes + value_bytes);
+	needed += kp_idmap_bytes(&state->users) + kp_idmap_bytes(&state->items);
 	if (needed > max_training_bytes())
 		refuse_memory("training needs", needed);
+}
+
+/*
+ * Ratings of a repeated (user, course) pair are averaged, not summed: the
+ * counts come from a second matrix over the same pairs with weight 1.
+ */
+static void
+average_repeated_ratings(TrainState *state, const kp_allocator *alloc, kp_csr *user_items)
+{
+	float	   *ones = kpreco_alloc_huge(CurrentMemoryContext, sizeof(float) * (Size) Max(state->n_rows, 1), "rating counts");
+	kp_csr		counts;
+	int64		k;
+
+	for (k = 0; k < state->n_rows; k++)
+		ones[k] = 1.0f;
+	kpreco_report_status(kp_csr_from_coo(alloc, state->users.count, state->items.count,
+										 state->n_rows, state->row_user, state->row_item,
+										 ones, &counts, kpreco_check_interrupts, NULL),
+						 "counting repeated ratings");
+	Assert(counts.nnz == user_items->nnz);
+	for (k = 0; k < user_items->nnz; k++)
+		user_items->values[k] /= counts.values[k];
+	kp_csr_free(alloc, &counts);
+	pfree(ones);
 }
 
 static double
@@ -321,16 +401,248 @@ on_iteration(void *arg, int32 iteration)
 	CHECK_FOR_INTERRUPTS();
 	if (state->options.verbose)
 	{
-		record->loss = kp_ials_loss(progress->user_items, progress->user_factors,
-									progress->item_factors, &state->options.ials);
-		ereport(NOTICE,
-				(errmsg("iteration %d of %d: loss %.6g, %.2f s elapsed",
-						iteration, state->options.ials.iterations, record->loss,
-						seconds_since(state->started))));
+		/*
+		 * ials: its objective; bpr: mean -ln σ of the epoch; als: training
+		 * RMSE; ease, solved in one step, has none.
+		 */
+		if (state->options.algorithm == KP_ALGO_BPR)
+			record->loss = progress->bpr_loss;
+		else if (state->options.algorithm == KP_ALGO_ALS)
+			record->loss = kp_als_rmse(progress->user_items, progress->user_factors,
+									   progress->item_factors, progress->dims - 2);
+		else if (state->options.algorithm == KP_ALGO_IALS)
+			record->loss = kp_ials_loss(progress->user_items, progress->user_factors,
+										progress->item_factors, &state->options.ials);
+		if (isnan(record->loss))
+			ereport(NOTICE,
+					(errmsg("iteration %d of %d done, %.2f s elapsed",
+							iteration, progress->n_iterations, seconds_since(state->started))));
+		else
+			ereport(NOTICE,
+					(errmsg("iteration %d of %d: loss %.6g, %.2f s elapsed",
+							iteration, progress->n_iterations, record->loss,
+							seconds_since(state->started))));
 		CHECK_FOR_INTERRUPTS();
 	}
 	INSTR_TIME_SET_CURRENT(progress->iteration_started);
 	return 0;
+}
+
+static void
+check_core_params(const char *message)
+{
+	if (message != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s", message)));
+}
+
+/*
+ * What the chosen algorithm needs beyond the interaction matrices: its
+ * vectors, its workspace, and the model value built from them.  ease is
+ * refused beyond the catalog size its dense n × n matrices allow.
+ */
+static void
+check_algorithm_memory(const KpTrainOptions *o, const kp_csr *user_items,
+					   const kp_csr *item_users, int32 dims)
+{
+	int32		n_users = user_items->n_rows;
+	int32		n_items = user_items->n_cols;
+	Size		matrices = kp_csr_bytes(n_users, user_items->nnz) + kp_csr_bytes(n_items, item_users->nnz);
+	Size		vectors = ((Size) (o->algorithm == KP_ALGO_EASE ? 0 : n_users) + n_items) * dims * sizeof(float);
+	Size		workspace = 0;
+
+	switch (o->algorithm)
+	{
+		case KP_ALGO_BPR:
+			{
+				kp_bpr_params p;
+
+				kp_bpr_default_params(&p);
+				p.factors = o->ials.factors;
+				workspace = kp_bpr_train_bytes(user_items, &p);
+				break;
+			}
+		case KP_ALGO_ALS:
+			{
+				kp_als_params p;
+
+				kp_als_default_params(&p);
+				p.factors = o->ials.factors;
+				workspace = kp_als_train_bytes(user_items, item_users, &p);
+				break;
+			}
+		case KP_ALGO_EASE:
+			if (n_items > KP_EASE_MAX_ITEMS)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("algorithm ease handles at most %d courses, and the source has %d",
+								KP_EASE_MAX_ITEMS, n_items),
+						 errhint("Use algorithm ials or bpr for larger catalogs, or train ease on the most popular courses.")));
+			workspace = kp_ease_train_bytes(n_items);
+			break;
+		default:
+			workspace = kp_ials_train_bytes(user_items, item_users, &o->ials);
+			break;
+	}
+	if (workspace == SIZE_MAX || matrices + 2 * vectors + workspace > max_training_bytes())
+		refuse_memory("training needs", matrices + 2 * vectors + Min(workspace, MaxAllocHugeSize));
+}
+
+static float *
+alloc_vectors(MemoryContext work, int32 rows, int32 dims, const char *what)
+{
+	return kpreco_alloc_huge(work, (Size) Max(rows, 1) * dims * sizeof(float), what);
+}
+
+/*
+ * Each algorithm's own defaults for the shared keys (factors, iterations,
+ * regularization) where the options did not give them; the options are
+ * updated, so that the stored effective options say what was used.
+ */
+static void
+resolve_shared_keys(KpTrainOptions *o, int32 *factors, int32 *iterations, float *regularization)
+{
+	if (o->factors_given)
+		*factors = o->ials.factors;
+	else
+		o->ials.factors = *factors;
+	if (o->iterations_given)
+		*iterations = o->ials.iterations;
+	else
+		o->ials.iterations = *iterations;
+	if (o->regularization_given)
+		*regularization = o->ials.regularization;
+	else
+		o->ials.regularization = *regularization;
+}
+
+/*
+ * Trains the algorithm of the options on the interaction matrices (whose
+ * values are the summed weights); item_users is the transpose.
+ */
+static void
+train_vectors(TrainState *state, const kp_allocator *alloc, MemoryContext work,
+			  const kp_csr *user_items, const kp_csr *item_users,
+			  TrainingProgress *progress, TrainedVectors *out)
+{
+	KpTrainOptions *o = &state->options;
+	int32		n_users = user_items->n_rows;
+	int32		n_items = user_items->n_cols;
+	kp_status	status = KP_OK;
+
+	memset(out, 0, sizeof(*out));
+	switch (o->algorithm)
+	{
+		case KP_ALGO_IALS:
+			out->dims = o->ials.factors;
+			progress->n_iterations = o->ials.iterations;
+			break;
+		case KP_ALGO_BPR:
+			out->dims = KP_BPR_VECTOR_DIMS(o->ials.factors);
+			progress->n_iterations = o->epochs;
+			break;
+		case KP_ALGO_ALS:
+			{
+				kp_als_params p;
+				int32		unused_iterations;
+
+				kp_als_default_params(&p);
+				unused_iterations = p.iterations;
+				resolve_shared_keys(o, &p.factors, &unused_iterations, &p.regularization);
+				out->dims = KP_ALS_VECTOR_DIMS(o->ials.factors);
+				progress->n_iterations = o->ials.iterations;
+				break;
+			}
+		case KP_ALGO_EASE:
+			out->dims = n_items;
+			progress->n_iterations = 1;
+			break;
+		case KP_ALGO_POPULAR:
+			out->dims = 1;
+			break;
+	}
+	check_algorithm_memory(o, user_items, item_users, out->dims);
+	if (o->algorithm != KP_ALGO_EASE)
+		out->user_vectors = alloc_vectors(work, n_users, out->dims, "user factors");
+	out->item_vectors = alloc_vectors(work, n_items, out->dims, "course factors");
+	progress->user_factors = out->user_vectors;
+	progress->item_factors = out->item_vectors;
+	progress->dims = out->dims;
+	progress->records = MemoryContextAllocZero(work, sizeof(IterationRecord) * Max(progress->n_iterations, 1));
+	INSTR_TIME_SET_CURRENT(progress->iteration_started);
+
+	switch (o->algorithm)
+	{
+		case KP_ALGO_IALS:
+			status = kp_ials_train(alloc, user_items, item_users, &o->ials,
+								   out->user_vectors, out->item_vectors,
+								   kpreco_check_interrupts, NULL, on_iteration, progress);
+			out->n_records = o->ials.iterations;
+			break;
+		case KP_ALGO_BPR:
+			{
+				kp_bpr_params p;
+
+				kp_bpr_default_params(&p);
+				p.factors = o->ials.factors;
+				p.regularization = o->ials.regularization;
+				p.epochs = o->epochs;
+				p.learning_rate = o->learning_rate;
+				p.seed = o->ials.seed;
+				check_core_params(kp_bpr_check_params(&p));
+				status = kp_bpr_train(alloc, user_items, &p, out->user_vectors, out->item_vectors,
+									  &progress->bpr_loss, kpreco_check_interrupts, NULL,
+									  on_iteration, progress);
+				out->n_records = p.epochs;
+				break;
+			}
+		case KP_ALGO_ALS:
+			{
+				kp_als_params p;
+
+				kp_als_default_params(&p);
+				p.factors = o->ials.factors;
+				p.iterations = o->ials.iterations;
+				p.regularization = o->ials.regularization;
+				p.seed = o->ials.seed;
+				check_core_params(kp_als_check_params(&p));
+				status = kp_als_train(alloc, user_items, item_users, &p,
+									  out->user_vectors, out->item_vectors,
+									  kpreco_check_interrupts, NULL, on_iteration, progress);
+				out->n_records = p.iterations;
+				break;
+			}
+		case KP_ALGO_EASE:
+			{
+				kp_ease_params p;
+				float		lambda_used = 0;
+
+				kp_ease_default_params(&p);
+				if (o->regularization_given)
+					p.lambda = o->ials.regularization;
+				check_core_params(kp_ease_check_params(&p));
+				status = kp_ease_train(alloc, item_users, &p, out->item_vectors, &lambda_used,
+									   kpreco_check_interrupts, NULL);
+				o->ials.regularization = lambda_used;
+				if (status == KP_OK)
+				{
+					on_iteration(progress, 1);
+					out->n_records = 1;
+				}
+				break;
+			}
+		case KP_ALGO_POPULAR:
+			{
+				int32		u;
+
+				for (u = 0; u < n_users; u++)
+					out->user_vectors[u] = 1.0f;
+				kp_popular_scores(item_users, out->item_vectors);
+				break;
+			}
+	}
+	kpreco_report_status(status, "training");
 }
 
 /* Keeps the records of a completed training for kpreco.last_training_log(). */
@@ -350,14 +662,12 @@ Datum
 kpreco_train_finalfn(PG_FUNCTION_ARGS)
 {
 	TrainState *state = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
-	const kp_ials_params *params;
 	MemoryContext work;
 	MemoryContext old;
 	kp_allocator alloc;
 	kp_csr		user_items;
 	kp_csr		item_users;
-	float	   *user_factors;
-	float	   *item_factors;
+	TrainedVectors trained;
 	kp_model	fields;
 	char	   *options_json;
 	struct varlena *result;
@@ -365,7 +675,6 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 	kp_status	status;
 
 	check_rows(state);
-	params = &state->options.ials;
 	if (state->options.verbose)
 		ereport(NOTICE,
 				(errmsg("read " INT64_FORMAT " rows: " INT64_FORMAT " interactions of %d users and %d courses, %.2f s elapsed",
@@ -389,6 +698,8 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 				 errdetail("Repeated pairs are summed, and a sum exceeds the range of type real."),
 				 errhint("Lower the weights of repeated interactions in the source.")));
 	kpreco_report_status(status, "building the interaction matrix");
+	if (state->options.algorithm == KP_ALGO_ALS)
+		average_repeated_ratings(state, &alloc, &user_items);
 	/* The row arrays are not needed any more: give the memory back now. */
 	pfree(state->row_user);
 	pfree(state->row_item);
@@ -401,20 +712,10 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 										  kpreco_check_interrupts, NULL),
 						 "transposing the interaction matrix");
 
-	user_factors = kpreco_alloc_huge(work, (Size) user_items.n_rows * params->factors * sizeof(float), "user factors");
-	item_factors = kpreco_alloc_huge(work, (Size) user_items.n_cols * params->factors * sizeof(float), "course factors");
 	memset(&progress, 0, sizeof(progress));
 	progress.state = state;
 	progress.user_items = &user_items;
-	progress.user_factors = user_factors;
-	progress.item_factors = item_factors;
-	progress.records = MemoryContextAlloc(work, sizeof(IterationRecord) * Max(params->iterations, 1));
-	INSTR_TIME_SET_CURRENT(progress.iteration_started);
-	kpreco_report_status(kp_ials_train(&alloc, &user_items, &item_users, params,
-									   user_factors, item_factors,
-									   kpreco_check_interrupts, NULL,
-									   on_iteration, &progress),
-						 "training");
+	train_vectors(state, &alloc, work, &user_items, &item_users, &progress, &trained);
 	kp_csr_free(&alloc, &item_users);
 	/* Only the structure of user_items goes into the model: drop the weights. */
 	kp_free(&alloc, user_items.values);
@@ -425,11 +726,11 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 
 	memset(&fields, 0, sizeof(fields));
-	fields.format_version = KP_MODEL_FORMAT_VERSION;
-	fields.algorithm = KP_ALGO_IALS;
+	fields.algorithm = state->options.algorithm;
+	fields.format_version = kp_model_format_for(fields.algorithm);
 	fields.n_users = user_items.n_rows;
 	fields.n_items = user_items.n_cols;
-	fields.factors = params->factors;
+	fields.factors = trained.dims;
 	fields.options_json = options_json;
 	fields.options_len = strlen(options_json);
 	fields.nnz = user_items.nnz;
@@ -437,8 +738,8 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 	fields.rows_skipped = state->rows_null_id;
 	fields.user_ids = state->users.ids;
 	fields.item_ids = state->items.ids;
-	fields.user_factors = user_factors;
-	fields.item_factors = item_factors;
+	fields.user_factors = trained.user_vectors;
+	fields.item_factors = trained.item_vectors;
 	fields.seen_indptr = user_items.indptr;
 	fields.seen_items = user_items.indices;
 	CHECK_FOR_INTERRUPTS();
@@ -448,7 +749,7 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 				(errmsg("built the model: %zu bytes, %.2f s elapsed",
 						(size_t) VARSIZE(result), seconds_since(state->started))));
 
-	publish_log(progress.records, params->iterations);
+	publish_log(progress.records, trained.n_records);
 	MemoryContextDelete(work);
 	PG_RETURN_POINTER(result);
 }
