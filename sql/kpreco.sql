@@ -766,6 +766,11 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION kpreco.recommend_all(k integer DEFAULT 10, model text DEFAULT NULL, user_ids bigint[] DEFAULT NULL)
+RETURNS TABLE (user_id bigint, course_id bigint, score real, rank integer)
+	AS 'MODULE_PATHNAME', 'kpreco_recommend_all'
+	LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000;
+
 CREATE FUNCTION kpreco.audience(course_id bigint, k integer, model text DEFAULT NULL)
 RETURNS TABLE (user_id bigint, score real, rank integer)
 	AS 'MODULE_PATHNAME', 'kpreco_audience'
@@ -870,7 +875,7 @@ BEGIN
 
 	RETURN QUERY
 		SELECT m.metric, (figures ->> m.metric)::double precision
-		  FROM unnest(ARRAY['precision', 'recall', 'ndcg', 'map', 'coverage', 'users', 'cold_users',
+		  FROM unnest(ARRAY['precision', 'recall', 'ndcg', 'map', 'coverage', 'diversity', 'users', 'cold_users',
 							'rmse', 'mae', 'rated_pairs']) WITH ORDINALITY AS m (metric, position)
 		 WHERE figures ? m.metric
 		 ORDER BY m.position;
@@ -1088,7 +1093,7 @@ COMMENT ON COLUMN kpreco.evaluations.version IS 'version evaluated (kept when th
 COMMENT ON COLUMN kpreco.evaluations.evaluated_at IS 'when the evaluation ran';
 COMMENT ON COLUMN kpreco.evaluations.test_source IS 'held-out interactions evaluated on';
 COMMENT ON COLUMN kpreco.evaluations.k IS 'length of the ranked lists';
-COMMENT ON COLUMN kpreco.evaluations.metrics IS 'precision, recall, ndcg, map, coverage, users, cold_users (and rmse, mae, rated_pairs for rating models)';
+COMMENT ON COLUMN kpreco.evaluations.metrics IS 'precision, recall, ndcg, map, coverage, diversity, users, cold_users (and rmse, mae, rated_pairs for rating models)';
 COMMENT ON INDEX kpreco.evaluations_version_idx IS 'evaluations by version, newest last';
 COMMENT ON POLICY evaluations_read ON kpreco.evaluations IS 'evaluations of the models the role can see';
 COMMENT ON POLICY evaluations_owner ON kpreco.evaluations IS 'evaluations of the models the role owns';
@@ -1119,7 +1124,7 @@ COMMENT ON AGGREGATE kpreco.evaluate_agg(text, bigint, bigint, real, integer) IS
 COMMENT ON AGGREGATE kpreco.evaluate_agg(kpreco.model, bigint, bigint, real, integer) IS
 	'ranking metrics (and RMSE, MAE with values) of a model value on held-out rows (user id, course id, value, k)';
 COMMENT ON FUNCTION kpreco.evaluate(text, text, integer, jsonb) IS
-	'precision, recall, NDCG, MAP at k, catalog coverage, users evaluated (RMSE, MAE for rating models) of a model on held-out interactions; option store keeps them';
+	'precision, recall, NDCG, MAP at k, catalog coverage, intra-list diversity, users evaluated (RMSE, MAE for rating models) of a model on held-out interactions; option store keeps them';
 COMMENT ON FUNCTION kpreco.split(text, text, jsonb) IS
 	'writes <prefix>_train and <prefix>_test: each user''s latest (or randomly drawn) fraction of interactions held out';
 
@@ -1129,6 +1134,8 @@ COMMENT ON FUNCTION kpreco.model_with_user(kpreco.model, bigint, bigint[], real[
 	'the model with a user''s training courses set to these and the user''s vector folded in from them; no known course removes the user';
 COMMENT ON FUNCTION kpreco.refresh_user(bigint, text) IS
 	're-solves one user of the active version from the model''s source now; returns the user''s interactions read';
+COMMENT ON FUNCTION kpreco.recommend_all(integer, text, bigint[]) IS
+	'kpreco.recommend for every user (or the given users), scored in blocks with sgemm: for report tables and campaigns';
 COMMENT ON FUNCTION kpreco.audience(bigint, integer, text) IS
 	'the k users most likely to take a course among those who have not: for coupons, repurchase and cross-sell campaigns';
 COMMENT ON FUNCTION kpreco.similar_users(bigint, integer, text) IS 'the k users with the most similar vectors (cosine)';

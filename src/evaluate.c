@@ -10,7 +10,9 @@
  *   - the user's candidates are every course but the training ones, ranked
  *     exactly as kpreco.recommend ranks them (kpreco_top_for_user);
  *   - metrics are averaged over users; coverage is the share of the
- *     catalog found in any evaluated user's top k.
+ *     catalog found in any evaluated user's top k; diversity is the mean
+ *     intra-list diversity, 1 − cosine of the course vectors averaged over
+ *     the pairs of each list (kp_metrics.h).
  * With values (a rating model), RMSE and MAE of the predicted values over
  * the held-out pairs whose user and course the model knows.
  */
@@ -205,6 +207,7 @@ kpreco_evaluate_finalfn(PG_FUNCTION_ARGS)
 	double		sum_recall = 0;
 	double		sum_ndcg = 0;
 	double		sum_ap = 0;
+	double		sum_diversity = 0;
 	double		sum_squared_error = 0;
 	double		sum_absolute_error = 0;
 	bool		has_values = false;
@@ -280,6 +283,7 @@ kpreco_evaluate_finalfn(PG_FUNCTION_ARGS)
 				}
 			}
 			kp_rank_metrics_user(recommended, n, state->k, relevant, n_relevant, &metrics);
+			sum_diversity += kp_intra_list_diversity(m->item_factors, m->factors, s->top_index, n);
 			sum_precision += metrics.precision;
 			sum_recall += metrics.recall;
 			sum_ndcg += metrics.ndcg;
@@ -297,6 +301,7 @@ kpreco_evaluate_finalfn(PG_FUNCTION_ARGS)
 	append_number(&buf, "ndcg", sum_ndcg / users, users > 0);
 	append_number(&buf, "map", sum_ap / users, users > 0);
 	append_number(&buf, "coverage", (double) covered_count / m->n_items, users > 0);
+	append_number(&buf, "diversity", sum_diversity / users, users > 0);
 	if (has_values)
 	{
 		appendStringInfo(&buf, ", \"rated_pairs\": " INT64_FORMAT, rated_pairs);
