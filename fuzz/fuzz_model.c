@@ -44,7 +44,7 @@ check_base64_round_trip(const uint8_t *text, size_t len, const unsigned char *de
 	size_t		j = 0;
 
 	FUZZ_CHECK(encoded != NULL);
-	kp_base64_encode(decoded, n, encoded);
+	kp_base64_encode(decoded, n, encoded, NULL, NULL);
 	for (i = 0; i < len; i++)
 	{
 		if (is_base64_space(text[i]))
@@ -114,19 +114,19 @@ check_remove_user(const unsigned char *buf, size_t size, const kp_model *origina
 
 	FUZZ_CHECK(copy != NULL);
 	memcpy(copy, buf, size);
-	FUZZ_CHECK(kp_model_read(copy, size, &m, err, sizeof(err)) == KP_OK);
+	FUZZ_CHECK(kp_model_read(copy, size, &m, err, sizeof(err), NULL, NULL) == KP_OK);
 	FUZZ_CHECK(kp_model_find_user(&m, m.user_ids[row]) == row);
 	if (m.user_ids[0] > INT64_MIN)
 		FUZZ_CHECK(kp_model_find_user(&m, m.user_ids[0] - 1) == -1);
-	FUZZ_CHECK(kp_model_remove_user(&m, m.n_users) == KP_EINVAL);
-	FUZZ_CHECK(kp_model_remove_user(&m, row) == KP_OK);
+	FUZZ_CHECK(kp_model_remove_user(&m, m.n_users, NULL, NULL) == KP_EINVAL);
+	FUZZ_CHECK(kp_model_remove_user(&m, row, NULL, NULL) == KP_OK);
 	FUZZ_CHECK(m.n_users == original->n_users - 1 && m.nnz == original->nnz - pairs);
 	new_size = kp_model_bytes(&m);
 	FUZZ_CHECK(new_size > 0 && new_size <= size);
 	rewritten = malloc(new_size);
 	FUZZ_CHECK(rewritten != NULL);
-	FUZZ_CHECK(kp_model_write(&m, rewritten, new_size) == KP_OK);
-	FUZZ_CHECK(kp_model_read(rewritten, new_size, &back, err, sizeof(err)) == KP_OK);
+	FUZZ_CHECK(kp_model_write(&m, rewritten, new_size, NULL, NULL) == KP_OK);
+	FUZZ_CHECK(kp_model_read(rewritten, new_size, &back, err, sizeof(err), NULL, NULL) == KP_OK);
 	FUZZ_CHECK(kp_model_find_user(&back, original->user_ids[row]) == -1);
 	free(rewritten);
 	free(copy);
@@ -147,7 +147,7 @@ check_accepted(const unsigned char *buf, size_t size, const kp_model *m, unsigne
 
 	rewritten = malloc(size);
 	FUZZ_CHECK(rewritten != NULL);
-	FUZZ_CHECK(kp_model_write(m, rewritten, size) == KP_OK);
+	FUZZ_CHECK(kp_model_write(m, rewritten, size, NULL, NULL) == KP_OK);
 	FUZZ_CHECK(memcmp(rewritten + 4, buf + 4, size - 4) == 0);
 	free(rewritten);
 
@@ -178,14 +178,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(buf != NULL);
 	if (mode & MODE_BASE64)
 	{
-		int64_t		decoded = kp_base64_decode((const char *) data, size, buf, size);
-
-		if (decoded < 0)
+		if (kp_base64_decode((const char *) data, size, buf, size, &n, NULL, NULL) != KP_OK)
 		{
 			free(buf);
 			return 0;
 		}
-		n = (size_t) decoded;
 		check_base64_round_trip(data, size, buf, n);
 	}
 	else
@@ -197,7 +194,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		reseal(buf, n);
 
 	err[0] = '\0';
-	status = kp_model_read(buf, n, &m, err, sizeof(err));
+	status = kp_model_read(buf, n, &m, err, sizeof(err), NULL, NULL);
 	FUZZ_CHECK(status == KP_OK || status == KP_EINVAL);
 	FUZZ_CHECK(memchr(err, '\0', sizeof(err)) != NULL);
 	if (status == KP_OK)
@@ -208,7 +205,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (n >= KP_MODEL_HEADER_BYTES)
 	{
 		memmove(buf + 1, buf, n);
-		FUZZ_CHECK(kp_model_read(buf + 1, n, &m, err, sizeof(err)) == KP_EINVAL);
+		FUZZ_CHECK(kp_model_read(buf + 1, n, &m, err, sizeof(err), NULL, NULL) == KP_EINVAL);
 	}
 	free(buf);
 	return 0;

@@ -66,7 +66,7 @@ write_model_seeds(const char *name, const kp_model *m, unsigned k)
 	char		seed_name[256];
 
 	if (size == 0 || buf == NULL || text == NULL ||
-		kp_model_write(m, buf + 8, size) != KP_OK)
+		kp_model_write(m, buf + 8, size, NULL, NULL) != KP_OK)
 	{
 		fprintf(stderr, "cannot write model %s\n", name);
 		exit(1);
@@ -75,7 +75,7 @@ write_model_seeds(const char *name, const kp_model *m, unsigned k)
 	snprintf(seed_name, sizeof(seed_name), "model-%s.raw", name);
 	write_seed("fuzz_model", seed_name, buf + 7, size + 1);
 	text[0] = (char) (3 | (k << 2));
-	kp_base64_encode(buf + 8, size, text + 1);
+	kp_base64_encode(buf + 8, size, text + 1, NULL, NULL);
 	snprintf(seed_name, sizeof(seed_name), "model-%s.b64", name);
 	write_seed("fuzz_model", seed_name, text, kp_base64_encoded_len(size) + 1);
 	free(buf);

@@ -118,17 +118,23 @@ size_t		kp_model_bytes(const kp_model *m);
  * the checksum; bytes 0..3 are left as they are.  m->format_version is
  * ignored: kp_model_format_for(m->algorithm) is written.  KP_EINVAL for a wrong size or
  * alignment, a big-endian host, or header fields kp_model_read would reject.
+ * Calls interrupt (if not NULL) every few MB written; KP_ECANCELLED, with
+ * buf half written, when it returns nonzero.
  */
-kp_status	kp_model_write(const kp_model *m, void *buf, size_t size);
+kp_status	kp_model_write(const kp_model *m, void *buf, size_t size,
+						   kp_interrupt_fn interrupt, void *interrupt_arg);
 
 /*
  * Parses and fully validates buf (8-byte aligned): magic, version, sizes,
  * checksum, id order, CSR structure, finite factors within
  * KP_MODEL_MAX_ABS_FACTOR.  On success out's pointers refer into buf.  On
  * failure writes a one-line reason into err (lowercase, no final period).
+ * Calls interrupt (if not NULL) every few MB checked; KP_ECANCELLED when it
+ * returns nonzero.
  */
 kp_status	kp_model_read(const void *buf, size_t size, kp_model *out,
-						  char *err, size_t errlen);
+						  char *err, size_t errlen,
+						  kp_interrupt_fn interrupt, void *interrupt_arg);
 
 /*
  * Reads and checks only the fixed header (the first 64 bytes) and that the
@@ -140,11 +146,17 @@ kp_status	kp_model_read_header(const void *buf, size_t header_len, size_t size_t
 /* 64-bit checksum used by the format (a bijective mix per 8-byte word). */
 uint64_t	kp_checksum(uint64_t seed, const void *data, size_t len);
 
-/* Standard base64 (RFC 4648) with padding, no line breaks. */
+/*
+ * Standard base64 (RFC 4648) with padding, no line breaks.  Both ways call
+ * interrupt (if not NULL) every few MB and return KP_ECANCELLED when it
+ * returns nonzero.
+ */
 size_t		kp_base64_encoded_len(size_t n);
 /* Writes exactly kp_base64_encoded_len(n) characters, no terminating NUL. */
-void		kp_base64_encode(const void *src, size_t n, char *dst);
-/* Decodes; ignores ASCII whitespace; -1 on bad input, else bytes written. */
-int64_t		kp_base64_decode(const char *src, size_t n, void *dst, size_t dst_cap);
+kp_status	kp_base64_encode(const void *src, size_t n, char *dst,
+							 kp_interrupt_fn interrupt, void *interrupt_arg);
+/* Decodes, ignoring ASCII whitespace, into *written bytes; KP_EINVAL on bad input. */
+kp_status	kp_base64_decode(const char *src, size_t n, void *dst, size_t dst_cap,
+							 size_t *written, kp_interrupt_fn interrupt, void *interrupt_arg);
 
 #endif							/* KP_MODEL_H */

@@ -19,9 +19,11 @@ int32_t		kp_model_find_user(const kp_model *m, int64_t user_id);
  * point into a buffer the caller owns and may change (for instance a private
  * copy read with kp_model_read); that buffer no longer validates afterwards,
  * so serialise the result with kp_model_write.  KP_EINVAL if row is out of
- * range.
+ * range.  Calls interrupt (if not NULL) every few MB moved; KP_ECANCELLED,
+ * with the buffer half moved and m unchanged, when it returns nonzero.
  */
-kp_status	kp_model_remove_user(kp_model *m, int32_t row);
+kp_status	kp_model_remove_user(kp_model *m, int32_t row,
+								 kp_interrupt_fn interrupt, void *interrupt_arg);
 
 /*
  * Offset of the user_ids section from the start of a value whose header is

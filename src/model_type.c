@@ -10,6 +10,7 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "access/detoast.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
@@ -61,6 +62,25 @@ validate_options_json(const kp_model *m, int sqlstate)
 	pfree(text);
 }
 
+/* Bytes copied between interrupt checks: a few milliseconds. */
+#define COPY_PIECE ((Size) 1 << 22)
+
+/* memcpy in pieces with interrupt checks between them: values reach 760 MB. */
+static void
+copy_interruptibly(void *dst, const void *src, Size len)
+{
+	Size		done = 0;
+
+	while (done < len)
+	{
+		Size		step = Min(len - done, COPY_PIECE);
+
+		memcpy((char *) dst + done, (const char *) src + done, step);
+		done += step;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 /*
  * Validates bytes that claim to be a model and returns them as a fresh,
  * aligned varlena.  sqlstate is the error code to use for a malformed value.
@@ -82,9 +102,10 @@ model_from_bytes(const char *data, Size len, int sqlstate)
 				 errhint("Produce models with kpreco.train() or kpreco.train_agg().")));
 
 	value = (struct varlena *) palloc(len);
-	memcpy(value, data, len);
+	copy_interruptibly(value, data, len);
 	SET_VARSIZE(value, len);
-	status = kp_model_read(value, len, &fields, problem, sizeof(problem));
+	status = kp_model_read(value, len, &fields, problem, sizeof(problem),
+						   kpreco_check_interrupts, NULL);
 	if (status != KP_OK)
 		ereport(ERROR,
 				(errcode(sqlstate),
@@ -109,7 +130,7 @@ kpreco_model_build(const kp_model *fields)
 				 errhint("Use fewer factors or train on fewer users; the limit keeps the text form that pg_dump writes under PostgreSQL's 1 GB limit of a value.")));
 	/* Not zeroed: kp_model_write sets every byte after the length word. */
 	value = (struct varlena *) palloc(size);
-	status = kp_model_write(fields, value, size);
+	status = kp_model_write(fields, value, size, kpreco_check_interrupts, NULL);
 	if (status != KP_OK)
 		elog(ERROR, "kpreco: could not serialise model: %s", kp_status_message(status));
 	SET_VARSIZE(value, size);
@@ -133,10 +154,11 @@ kpreco_model_parse(struct varlena *value, kp_model *out)
 		struct varlena *copy = (struct varlena *) palloc(len);
 
 		SET_VARSIZE(copy, len);
-		memcpy(VARDATA(copy), VARDATA_ANY(value), len - VARHDRSZ);
+		copy_interruptibly(VARDATA(copy), VARDATA_ANY(value), len - VARHDRSZ);
 		value = copy;
 	}
-	if (kp_model_read(value, len, out, problem, sizeof(problem)) != KP_OK)
+	if (kp_model_read(value, len, out, problem, sizeof(problem),
+					  kpreco_check_interrupts, NULL) != KP_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("invalid kpreco.model value: %s", problem),
@@ -150,9 +172,9 @@ kpreco_model_in(PG_FUNCTION_ARGS)
 	size_t		len = strlen(str);
 	size_t		cap = len / 4 * 3 + 3;
 	char	   *bytes = palloc(cap);
-	int64		decoded = kp_base64_decode(str, len, bytes, cap);
+	size_t		decoded;
 
-	if (decoded < 0)
+	if (kp_base64_decode(str, len, bytes, cap, &decoded, kpreco_check_interrupts, NULL) != KP_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid input syntax for type kpreco.model"),
@@ -169,7 +191,8 @@ kpreco_model_out(PG_FUNCTION_ARGS)
 	size_t		len = VARSIZE(value);
 	char	   *out = palloc(kp_base64_encoded_len(len) + 1);
 
-	kp_base64_encode(value, len, out);
+	kpreco_report_status(kp_base64_encode(value, len, out, kpreco_check_interrupts, NULL),
+						 "writing a model as text");
 	out[kp_base64_encoded_len(len)] = '\0';
 	PG_RETURN_CSTRING(out);
 }
@@ -215,7 +238,7 @@ kpreco_model_to_bytea(PG_FUNCTION_ARGS)
 	bytea	   *bytes = palloc(VARHDRSZ + len);
 
 	SET_VARSIZE(bytes, VARHDRSZ + len);
-	memcpy(VARDATA(bytes), value, len);
+	copy_interruptibly(VARDATA(bytes), value, len);
 	PG_RETURN_BYTEA_P(bytes);
 }
 
@@ -312,7 +335,7 @@ kpreco_model_without_user(PG_FUNCTION_ARGS)
 	if (row < 0)
 		PG_RETURN_POINTER(value);
 	/* The arrays point into our own copy (or kpreco_model_parse's): editable. */
-	if (kp_model_remove_user(&m, row) != KP_OK)
+	if (kp_model_remove_user(&m, row, kpreco_check_interrupts, NULL) != KP_OK)
 		elog(ERROR, "kpreco: could not remove user row %d", row);
 	PG_RETURN_POINTER(kpreco_model_build(&m));
 }

@@ -5,6 +5,32 @@
 
 #include <string.h>
 
+/* Bytes moved between calls to the interrupt callback: a few milliseconds. */
+#define INTERRUPT_BYTES ((size_t) 1 << 22)
+
+/*
+ * memmove(dst, src, bytes) for dst below src, in pieces from the front
+ * (each piece's source lies beyond what earlier pieces wrote), asking the
+ * interrupt callback between them; 0 when it asks to stop.
+ */
+static int
+move_down(void *dst, const void *src, size_t bytes,
+		  kp_interrupt_fn interrupt, void *interrupt_arg)
+{
+	size_t		done = 0;
+
+	while (done < bytes)
+	{
+		size_t		step = bytes - done < INTERRUPT_BYTES ? bytes - done : INTERRUPT_BYTES;
+
+		memmove((char *) dst + done, (const char *) src + done, step);
+		done += step;
+		if (interrupt != NULL && interrupt(interrupt_arg))
+			return 0;
+	}
+	return 1;
+}
+
 int32_t
 kp_model_find_user(const kp_model *m, int64_t user_id)
 {
@@ -27,7 +53,8 @@ kp_model_find_user(const kp_model *m, int64_t user_id)
 }
 
 kp_status
-kp_model_remove_user(kp_model *m, int32_t row)
+kp_model_remove_user(kp_model *m, int32_t row,
+					 kp_interrupt_fn interrupt, void *interrupt_arg)
 {
 	/* The arrays are const in kp_model because readers point into values. */
 	int64_t    *user_ids = (int64_t *) m->user_ids;
@@ -46,14 +73,22 @@ kp_model_remove_user(kp_model *m, int32_t row)
 	first_seen = seen_indptr[row];
 	removed_pairs = seen_indptr[row + 1] - first_seen;
 
-	memmove(user_ids + row, user_ids + row + 1, rows_after * sizeof(int64_t));
-	memmove(user_factors + (size_t) row * factors,
-			user_factors + ((size_t) row + 1) * factors,
-			rows_after * factors * sizeof(float));
-	memmove(seen_items + first_seen, seen_items + first_seen + removed_pairs,
-			(size_t) (m->nnz - first_seen - removed_pairs) * sizeof(int32_t));
+	if (!move_down(user_ids + row, user_ids + row + 1, rows_after * sizeof(int64_t),
+				   interrupt, interrupt_arg) ||
+		!move_down(user_factors + (size_t) row * factors,
+				   user_factors + ((size_t) row + 1) * factors,
+				   rows_after * factors * sizeof(float), interrupt, interrupt_arg) ||
+		!move_down(seen_items + first_seen, seen_items + first_seen + removed_pairs,
+				   (size_t) (m->nnz - first_seen - removed_pairs) * sizeof(int32_t),
+				   interrupt, interrupt_arg))
+		return KP_ECANCELLED;
 	for (u = row; u < m->n_users; u++)
+	{
+		if ((u - row) % (INTERRUPT_BYTES / sizeof(int64_t)) == 0 && u > row &&
+			interrupt != NULL && interrupt(interrupt_arg))
+			return KP_ECANCELLED;
 		seen_indptr[u] = seen_indptr[u + 1] - removed_pairs;
+	}
 
 	m->n_users--;
 	m->nnz -= removed_pairs;

@@ -21,6 +21,27 @@
 
 #define KP_MODEL_MAX_FACTORS 1024
 #define KP_MODEL_CHECKSUM_OFFSET 56
+/* Bytes handled between calls to the interrupt callback: a few milliseconds. */
+#define INTERRUPT_BYTES ((size_t) 1 << 22)
+
+/* Counts bytes of work and asks the interrupt callback once per INTERRUPT_BYTES. */
+typedef struct ticker
+{
+	kp_interrupt_fn interrupt;
+	void	   *interrupt_arg;
+	size_t		work;
+} ticker;
+
+/* Adds bytes of work; nonzero when the callback, if asked now, wants to stop. */
+static int
+ticker_cancelled(ticker *t, size_t bytes)
+{
+	t->work += bytes;
+	if (t->work < INTERRUPT_BYTES)
+		return 0;
+	t->work = 0;
+	return t->interrupt != NULL && t->interrupt(t->interrupt_arg);
+}
 
 /* Offsets of the sections from the start of the buffer, and the total. */
 typedef struct model_layout
@@ -217,33 +238,53 @@ ck_load(const unsigned char *p)
 	return w;
 }
 
-uint64_t
-kp_checksum(uint64_t seed, const void *data, size_t len)
+/* The checksum of data fed in pieces of whole 32-byte blocks, then a rest. */
+typedef struct ck_lanes
 {
-	const unsigned char *p = data;
-	size_t		nwords = len / 8;
-	size_t		i = 0;
-	uint64_t	v0 = seed ^ CK_INIT0;
-	uint64_t	v1 = CK_INIT1;
-	uint64_t	v2 = CK_INIT2;
-	uint64_t	v3 = CK_INIT3;
-	uint64_t	h;
+	uint64_t	v0;
+	uint64_t	v1;
+	uint64_t	v2;
+	uint64_t	v3;
+} ck_lanes;
 
-	for (; i + 4 <= nwords; i += 4)
+static void
+ck_begin(ck_lanes *l, uint64_t seed)
+{
+	l->v0 = seed ^ CK_INIT0;
+	l->v1 = CK_INIT1;
+	l->v2 = CK_INIT2;
+	l->v3 = CK_INIT3;
+}
+
+static void
+ck_blocks(ck_lanes *l, const unsigned char *p, size_t nblocks)
+{
+	size_t		b;
+
+	for (b = 0; b < nblocks; b++, p += 32)
 	{
-		v0 = ck_step(v0, ck_load(p + 8 * i));
-		v1 = ck_step(v1, ck_load(p + 8 * i + 8));
-		v2 = ck_step(v2, ck_load(p + 8 * i + 16));
-		v3 = ck_step(v3, ck_load(p + 8 * i + 24));
+		l->v0 = ck_step(l->v0, ck_load(p));
+		l->v1 = ck_step(l->v1, ck_load(p + 8));
+		l->v2 = ck_step(l->v2, ck_load(p + 16));
+		l->v3 = ck_step(l->v3, ck_load(p + 24));
 	}
-	h = ck_step(ck_step(ck_step(v0, v1), v2), v3);
-	for (; i < nwords; i++)
-		h = ck_step(h, ck_load(p + 8 * i));
+}
+
+/* rest: the last len % 32 bytes; len: the length of all the data */
+static uint64_t
+ck_end(const ck_lanes *l, const unsigned char *rest, size_t len)
+{
+	size_t		rest_len = len % 32;
+	uint64_t	h = ck_step(ck_step(ck_step(l->v0, l->v1), l->v2), l->v3);
+	size_t		i;
+
+	for (i = 0; i + 8 <= rest_len; i += 8)
+		h = ck_step(h, ck_load(rest + i));
 	if (len % 8 != 0)
 	{
 		uint64_t	tail = 0;
 
-		memcpy(&tail, p + 8 * nwords, len % 8);
+		memcpy(&tail, rest + i, len % 8);
 		h = ck_step(h, tail);
 	}
 	h = ck_step(h, (uint64_t) len);
@@ -257,30 +298,94 @@ kp_checksum(uint64_t seed, const void *data, size_t len)
 	return h;
 }
 
-/* The format's checksum; size >= KP_MODEL_HEADER_BYTES. */
-static uint64_t
-model_checksum(const unsigned char *p, size_t size)
+uint64_t
+kp_checksum(uint64_t seed, const void *data, size_t len)
 {
-	uint64_t	h;
+	const unsigned char *p = data;
+	ck_lanes	l;
 
-	h = kp_checksum(0, p + 4, KP_MODEL_CHECKSUM_OFFSET - 4);
-	return kp_checksum(h, p + KP_MODEL_HEADER_BYTES, size - KP_MODEL_HEADER_BYTES);
+	ck_begin(&l, seed);
+	ck_blocks(&l, p, len / 32);
+	return ck_end(&l, p + len / 32 * 32, len);
 }
 
-static void
-copy_section(unsigned char *dst, const void *src, size_t bytes)
+/*
+ * The format's checksum; size >= KP_MODEL_HEADER_BYTES.  Sets *cancelled
+ * (and returns 0) when the interrupt callback asks to stop.
+ */
+static uint64_t
+model_checksum(const unsigned char *p, size_t size, ticker *t, int *cancelled)
 {
-	if (bytes > 0)
-		memcpy(dst, src, bytes);
+	const unsigned char *data = p + KP_MODEL_HEADER_BYTES;
+	size_t		len = size - KP_MODEL_HEADER_BYTES;
+	size_t		nblocks = len / 32;
+	size_t		done = 0;
+	ck_lanes	l;
+
+	*cancelled = 0;
+	ck_begin(&l, kp_checksum(0, p + 4, KP_MODEL_CHECKSUM_OFFSET - 4));
+	while (done < nblocks)
+	{
+		size_t		step = nblocks - done < INTERRUPT_BYTES / 32 ? nblocks - done : INTERRUPT_BYTES / 32;
+
+		ck_blocks(&l, data + done * 32, step);
+		done += step;
+		if (ticker_cancelled(t, step * 32))
+		{
+			*cancelled = 1;
+			return 0;
+		}
+	}
+	return ck_end(&l, data + nblocks * 32, len);
+}
+
+/* memset(dst, 0, bytes) in pieces; KP_ECANCELLED when asked to stop. */
+static kp_status
+zero_section(unsigned char *dst, size_t bytes, ticker *t)
+{
+	size_t		done = 0;
+
+	while (done < bytes)
+	{
+		size_t		step = bytes - done < INTERRUPT_BYTES ? bytes - done : INTERRUPT_BYTES;
+
+		memset(dst + done, 0, step);
+		done += step;
+		if (ticker_cancelled(t, step))
+			return KP_ECANCELLED;
+	}
+	return KP_OK;
+}
+
+/* memcpy(dst, src, bytes) in pieces; KP_ECANCELLED when asked to stop. */
+static kp_status
+copy_section(unsigned char *dst, const void *src, size_t bytes, ticker *t)
+{
+	size_t		done = 0;
+
+	while (done < bytes)
+	{
+		size_t		step = bytes - done < INTERRUPT_BYTES ? bytes - done : INTERRUPT_BYTES;
+
+		memcpy(dst + done, (const unsigned char *) src + done, step);
+		done += step;
+		if (ticker_cancelled(t, step))
+			return KP_ECANCELLED;
+	}
+	return KP_OK;
 }
 
 kp_status
-kp_model_write(const kp_model *m, void *buf, size_t size)
+kp_model_write(const kp_model *m, void *buf, size_t size,
+			   kp_interrupt_fn interrupt, void *interrupt_arg)
 {
 	unsigned char *p = buf;
+	ticker		t = {interrupt, interrupt_arg, 0};
 	model_layout lay;
 	size_t		n_user_floats;
 	size_t		n_item_floats;
+	uint64_t	checksum;
+	int			cancelled;
 
 	if (!host_is_little_endian() || ((uintptr_t) buf & 7) != 0)
 		return KP_EINVAL;
@@ -295,7 +400,8 @@ kp_model_write(const kp_model *m, void *buf, size_t size)
 	n_user_floats = (size_t) kp_model_user_rows(m) * (size_t) m->factors;
 	n_item_floats = (size_t) m->n_items * (size_t) m->factors;
 
-	memset(p + 4, 0, size - 4);
+	if (zero_section(p + 4, size - 4, &t) != KP_OK)
+		return KP_ECANCELLED;
 	put_u32(p + 4, KP_MODEL_MAGIC);
 	put_u32(p + 8, kp_model_format_for(m->algorithm));
 	put_u32(p + 12, m->algorithm);
@@ -307,16 +413,20 @@ kp_model_write(const kp_model *m, void *buf, size_t size)
 	put_u64(p + 40, (uint64_t) m->rows_read);
 	put_u64(p + 48, (uint64_t) m->rows_skipped);
 
-	copy_section(p + lay.options, m->options_json, m->options_len);
-	copy_section(p + lay.user_ids, m->user_ids, (size_t) m->n_users * sizeof(int64_t));
-	copy_section(p + lay.item_ids, m->item_ids, (size_t) m->n_items * sizeof(int64_t));
-	copy_section(p + lay.user_factors, m->user_factors, n_user_floats * sizeof(float));
-	copy_section(p + lay.item_factors, m->item_factors, n_item_floats * sizeof(float));
-	copy_section(p + lay.seen_indptr, m->seen_indptr,
-				 ((size_t) m->n_users + 1) * sizeof(int64_t));
-	copy_section(p + lay.seen_items, m->seen_items, (size_t) m->nnz * sizeof(int32_t));
+	if (copy_section(p + lay.options, m->options_json, m->options_len, &t) != KP_OK ||
+		copy_section(p + lay.user_ids, m->user_ids, (size_t) m->n_users * sizeof(int64_t), &t) != KP_OK ||
+		copy_section(p + lay.item_ids, m->item_ids, (size_t) m->n_items * sizeof(int64_t), &t) != KP_OK ||
+		copy_section(p + lay.user_factors, m->user_factors, n_user_floats * sizeof(float), &t) != KP_OK ||
+		copy_section(p + lay.item_factors, m->item_factors, n_item_floats * sizeof(float), &t) != KP_OK ||
+		copy_section(p + lay.seen_indptr, m->seen_indptr,
+					 ((size_t) m->n_users + 1) * sizeof(int64_t), &t) != KP_OK ||
+		copy_section(p + lay.seen_items, m->seen_items, (size_t) m->nnz * sizeof(int32_t), &t) != KP_OK)
+		return KP_ECANCELLED;
 
-	put_u64(p + KP_MODEL_CHECKSUM_OFFSET, model_checksum(p, size));
+	checksum = model_checksum(p, size, &t, &cancelled);
+	if (cancelled)
+		return KP_ECANCELLED;
+	put_u64(p + KP_MODEL_CHECKSUM_OFFSET, checksum);
 	return KP_OK;
 }
 
@@ -430,8 +540,17 @@ is_zero(const unsigned char *p, size_t from, size_t to)
 	return 1;
 }
 
+/* The status of a validation the interrupt callback stopped. */
+static kp_status
+model_cancelled(char *err, size_t errlen)
+{
+	model_error(err, errlen, "validation cancelled");
+	return KP_ECANCELLED;
+}
+
+/* 1 if ids ascend strictly, 0 with *bad at the first that does not, -1 if cancelled. */
 static int
-ids_ascending(const int64_t *ids, int32_t n, int32_t *bad)
+ids_ascending(const int64_t *ids, int32_t n, int32_t *bad, ticker *t)
 {
 	int32_t		i;
 
@@ -442,31 +561,48 @@ ids_ascending(const int64_t *ids, int32_t n, int32_t *bad)
 			*bad = i;
 			return 0;
 		}
+		if (i % (INTERRUPT_BYTES / sizeof(int64_t)) == 0 &&
+			ticker_cancelled(t, INTERRUPT_BYTES))
+			return -1;
 	}
 	return 1;
 }
 
-/* Returns the index of the first bad factor, or count if all are fine. */
+/*
+ * Returns the index of the first bad factor, count if all are fine, or
+ * count + 1 if cancelled.
+ */
 static size_t
-first_bad_factor(const float *f, size_t count)
+first_bad_factor(const float *f, size_t count, ticker *t)
 {
-	size_t		i;
+	size_t		piece = INTERRUPT_BYTES / sizeof(float);
+	size_t		begin;
 
-	for (i = 0; i < count; i++)
-		if (!(fabsf(f[i]) <= KP_MODEL_MAX_ABS_FACTOR))	/* catches NaN too */
-			return i;
+	for (begin = 0; begin < count; begin += piece)
+	{
+		size_t		end = count - begin < piece ? count : begin + piece;
+		size_t		i;
+
+		for (i = begin; i < end; i++)
+			if (!(fabsf(f[i]) <= KP_MODEL_MAX_ABS_FACTOR))	/* catches NaN too */
+				return i;
+		if (ticker_cancelled(t, (end - begin) * sizeof(float)))
+			return count + 1;
+	}
 	return count;
 }
 
 static kp_status
 check_factors(const float *f, int32_t rows, int32_t factors, const char *what,
-			  char *err, size_t errlen)
+			  char *err, size_t errlen, ticker *t)
 {
 	size_t		count = (size_t) rows * (size_t) factors;
-	size_t		bad = first_bad_factor(f, count);
+	size_t		bad = first_bad_factor(f, count, t);
 
 	if (bad == count)
 		return KP_OK;
+	if (bad > count)
+		return model_cancelled(err, errlen);
 	if (!isfinite(f[bad]))
 		return model_error(err, errlen,
 						   "model %s factor row %zu has a non-finite value (%g)",
@@ -479,7 +615,7 @@ check_factors(const float *f, int32_t rows, int32_t factors, const char *what,
 
 static kp_status
 check_seen(const int64_t *indptr, const int32_t *items, int32_t n_users,
-		   int32_t n_items, int64_t nnz, char *err, size_t errlen)
+		   int32_t n_items, int64_t nnz, char *err, size_t errlen, ticker *t)
 {
 	int32_t		u;
 
@@ -510,6 +646,8 @@ check_seen(const int64_t *indptr, const int32_t *items, int32_t n_users,
 								   "model seen items of user row %d are not strictly ascending",
 								   (int) u);
 		}
+		if (ticker_cancelled(t, sizeof(int64_t) + (size_t) (end - start) * sizeof(int32_t)))
+			return model_cancelled(err, errlen);
 	}
 	if (indptr[n_users] != nnz)
 		return model_error(err, errlen,
@@ -520,12 +658,17 @@ check_seen(const int64_t *indptr, const int32_t *items, int32_t n_users,
 
 kp_status
 kp_model_read(const void *buf, size_t size, kp_model *out,
-			  char *err, size_t errlen)
+			  char *err, size_t errlen,
+			  kp_interrupt_fn interrupt, void *interrupt_arg)
 {
 	const unsigned char *p = buf;
+	ticker		t = {interrupt, interrupt_arg, 0};
 	model_layout lay;
 	kp_model	m;
 	kp_status	status;
+	uint64_t	checksum;
+	int			cancelled;
+	int			ascending;
 	int32_t		bad;
 
 	if (size < KP_MODEL_HEADER_BYTES)
@@ -537,7 +680,10 @@ kp_model_read(const void *buf, size_t size, kp_model *out,
 	status = parse_header(p, size, &m, &lay, err, errlen);
 	if (status != KP_OK)
 		return status;
-	if (get_u64(p + KP_MODEL_CHECKSUM_OFFSET) != model_checksum(p, size))
+	checksum = model_checksum(p, size, &t, &cancelled);
+	if (cancelled)
+		return model_cancelled(err, errlen);
+	if (get_u64(p + KP_MODEL_CHECKSUM_OFFSET) != checksum)
 		return model_error(err, errlen, "model checksum mismatch: the value is damaged");
 
 	m.options_json = (const char *) (p + lay.options);
@@ -557,23 +703,28 @@ kp_model_read(const void *buf, size_t size, kp_model *out,
 				 lay.seen_indptr) ||
 		!is_zero(p, lay.seen_items + (size_t) m.nnz * sizeof(int32_t), lay.total))
 		return model_error(err, errlen, "model has nonzero padding bytes");
-	if (!ids_ascending(m.user_ids, m.n_users, &bad))
+	ascending = ids_ascending(m.user_ids, m.n_users, &bad, &t);
+	if (ascending == 0)
 		return model_error(err, errlen,
 						   "model user_ids are not strictly ascending at user row %d",
 						   (int) bad);
-	if (!ids_ascending(m.item_ids, m.n_items, &bad))
+	if (ascending > 0)
+		ascending = ids_ascending(m.item_ids, m.n_items, &bad, &t);
+	if (ascending == 0)
 		return model_error(err, errlen,
 						   "model item_ids are not strictly ascending at item row %d",
 						   (int) bad);
+	if (ascending < 0)
+		return model_cancelled(err, errlen);
 	status = check_factors(m.user_factors, kp_model_user_rows(&m), m.factors, "user",
-						   err, errlen);
+						   err, errlen, &t);
 	if (status != KP_OK)
 		return status;
-	status = check_factors(m.item_factors, m.n_items, m.factors, "item", err, errlen);
+	status = check_factors(m.item_factors, m.n_items, m.factors, "item", err, errlen, &t);
 	if (status != KP_OK)
 		return status;
 	status = check_seen(m.seen_indptr, m.seen_items, m.n_users, m.n_items, m.nnz,
-						err, errlen);
+						err, errlen, &t);
 	if (status != KP_OK)
 		return status;
 
@@ -597,16 +748,22 @@ kp_base64_encoded_len(size_t n)
 	return groups * 4;
 }
 
-void
-kp_base64_encode(const void *src, size_t n, char *dst)
+kp_status
+kp_base64_encode(const void *src, size_t n, char *dst,
+				 kp_interrupt_fn interrupt, void *interrupt_arg)
 {
 	const unsigned char *s = src;
+	ticker		t = {interrupt, interrupt_arg, 0};
 	size_t		i;
 
 	for (i = 0; i + 3 <= n; i += 3)
 	{
 		uint32_t	v = ((uint32_t) s[i] << 16) | ((uint32_t) s[i + 1] << 8) | s[i + 2];
 
+		/* INTERRUPT_BYTES is not a multiple of 3: count whole groups */
+		if (i % (INTERRUPT_BYTES / 3 * 3) == 0 && i > 0 &&
+			ticker_cancelled(&t, INTERRUPT_BYTES))
+			return KP_ECANCELLED;
 		*dst++ = base64_alphabet[v >> 18];
 		*dst++ = base64_alphabet[(v >> 12) & 63];
 		*dst++ = base64_alphabet[(v >> 6) & 63];
@@ -630,6 +787,7 @@ kp_base64_encode(const void *src, size_t n, char *dst)
 		*dst++ = base64_alphabet[(v >> 6) & 63];
 		*dst++ = '=';
 	}
+	return KP_OK;
 }
 
 static int
@@ -659,11 +817,13 @@ is_ascii_space(unsigned char c)
  * be zero, so every byte string has exactly one accepted encoding (apart
  * from whitespace).
  */
-int64_t
-kp_base64_decode(const char *src, size_t n, void *dst, size_t dst_cap)
+kp_status
+kp_base64_decode(const char *src, size_t n, void *dst, size_t dst_cap, size_t *written_out,
+				 kp_interrupt_fn interrupt, void *interrupt_arg)
 {
 	const unsigned char *s = (const unsigned char *) src;
 	unsigned char *out = dst;
+	ticker		t = {interrupt, interrupt_arg, 0};
 	size_t		written = 0;
 	uint32_t	acc = 0;
 	int			nchars = 0;		/* characters in the current quad */
@@ -675,12 +835,14 @@ kp_base64_decode(const char *src, size_t n, void *dst, size_t dst_cap)
 		int			v;
 		int			nbytes;
 
+		if (i % INTERRUPT_BYTES == 0 && i > 0 && ticker_cancelled(&t, INTERRUPT_BYTES))
+			return KP_ECANCELLED;
 		if (is_ascii_space(s[i]))
 			continue;
 		if (s[i] == '=')
 		{
 			if (nchars < 2)
-				return -1;
+				return KP_EINVAL;
 			npad++;
 			v = 0;
 		}
@@ -688,7 +850,7 @@ kp_base64_decode(const char *src, size_t n, void *dst, size_t dst_cap)
 		{
 			v = base64_value(s[i]);
 			if (v < 0 || npad > 0)
-				return -1;
+				return KP_EINVAL;
 		}
 		acc = (acc << 6) | (uint32_t) v;
 		if (++nchars < 4)
@@ -696,9 +858,9 @@ kp_base64_decode(const char *src, size_t n, void *dst, size_t dst_cap)
 
 		nbytes = 3 - npad;
 		if (npad > 0 && (acc & (npad == 1 ? 0xFFu : 0xFFFFu)) != 0)
-			return -1;
+			return KP_EINVAL;
 		if ((size_t) nbytes > dst_cap - written)
-			return -1;
+			return KP_EINVAL;
 		out[written++] = (unsigned char) (acc >> 16);
 		if (nbytes > 1)
 			out[written++] = (unsigned char) (acc >> 8);
@@ -708,6 +870,7 @@ kp_base64_decode(const char *src, size_t n, void *dst, size_t dst_cap)
 		nchars = 0;
 	}
 	if (nchars != 0)
-		return -1;
-	return (int64_t) written;
+		return KP_EINVAL;
+	*written_out = written;
+	return KP_OK;
 }

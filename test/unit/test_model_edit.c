@@ -72,7 +72,7 @@ random_model(int n_users, int n_items, int factors, size_t *size)
 	m.seen_items = seen_items;
 	*size = kp_model_bytes(&m);
 	buf = malloc(*size);
-	if (kp_model_write(&m, buf, *size) != KP_OK)
+	if (kp_model_write(&m, buf, *size, NULL, NULL) != KP_OK)
 	{
 		free(buf);
 		buf = NULL;
@@ -91,7 +91,7 @@ read_ok(const unsigned char *buf, size_t size, kp_model *out)
 {
 	char		err[256] = "";
 
-	if (kp_model_read(buf, size, out, err, sizeof(err)) == KP_OK)
+	if (kp_model_read(buf, size, out, err, sizeof(err), NULL, NULL) == KP_OK)
 		return 1;
 	printf("# %s\n", err);
 	return 0;
@@ -139,10 +139,10 @@ check_removal(int n_users, int32_t row, const char *where)
 	removed_id = original.user_ids[row];
 	removed_pairs = original.seen_indptr[row + 1] - original.seen_indptr[row];
 
-	unit_ok(kp_model_remove_user(&work, row) == KP_OK, "%s: removed", where);
+	unit_ok(kp_model_remove_user(&work, row, NULL, NULL) == KP_OK, "%s: removed", where);
 	edited_size = kp_model_bytes(&work);
 	edited_buf = malloc(edited_size);
-	unit_ok(kp_model_write(&work, edited_buf, edited_size) == KP_OK &&
+	unit_ok(kp_model_write(&work, edited_buf, edited_size, NULL, NULL) == KP_OK &&
 			read_ok(edited_buf, edited_size, &edited),
 			"%s: the edited model is written and validates", where);
 	unit_ok(edited.format_version == 1 && edited.n_users == n_users - 1 &&
@@ -194,8 +194,8 @@ test_find_user(void)
 			"find: an id between two users is absent");
 	unit_ok(kp_model_user_ids_offset(&m) == 64 + 32,
 			"find: the ids follow the padded options");
-	unit_ok(kp_model_remove_user(&m, -1) == KP_EINVAL &&
-			kp_model_remove_user(&m, 50) == KP_EINVAL,
+	unit_ok(kp_model_remove_user(&m, -1, NULL, NULL) == KP_EINVAL &&
+			kp_model_remove_user(&m, 50, NULL, NULL) == KP_EINVAL,
 			"remove: a row out of range is refused");
 	free(buf);
 
@@ -203,6 +203,63 @@ test_find_user(void)
 	unit_ok(read_ok(buf, size, &m) && kp_model_find_user(&m, 0) == -1,
 			"find: a model without users has none");
 	free(buf);
+}
+
+/* An interrupt callback that counts its calls and cancels at call cancel_at (0: never). */
+typedef struct canceller
+{
+	int			calls;
+	int			cancel_at;
+} canceller;
+
+static int
+cancel_at_call(void *arg)
+{
+	canceller  *c = arg;
+
+	return ++c->calls == c->cancel_at;
+}
+
+/*
+ * Removing the first user of a model of some 25 MB moves nearly all of it:
+ * the interrupt callback is asked every few MB, and cancelling at any of
+ * its calls returns KP_ECANCELLED with the model's fields unchanged.
+ */
+static void
+test_cancellation(void)
+{
+	size_t		size;
+	unsigned char *original = random_model(50000, 20, 128, &size);
+	unsigned char *work_buf = malloc(size);
+	unsigned char *reference_buf = malloc(size);
+	canceller	c = {0, 0};
+	kp_model	work;
+	kp_model	reference;
+	int			calls;
+	int			all_cancelled = 1;
+
+	memcpy(work_buf, original, size);
+	memcpy(reference_buf, original, size);
+	read_ok(work_buf, size, &work);
+	read_ok(reference_buf, size, &reference);
+	kp_model_remove_user(&reference, 0, NULL, NULL);
+	unit_ok(kp_model_remove_user(&work, 0, cancel_at_call, &c) == KP_OK &&
+			memcmp(work_buf, reference_buf, size) == 0 && work.n_users == reference.n_users,
+			"cancel: with a callback that never cancels, the same edit");
+	calls = c.calls;
+	unit_ok(calls >= (int) (size >> 22) - 1, "cancel: asked every 4 MB moved (%d calls)", calls);
+	for (c.cancel_at = 1; c.cancel_at <= calls; c.cancel_at++)
+	{
+		memcpy(work_buf, original, size);
+		read_ok(work_buf, size, &work);
+		c.calls = 0;
+		all_cancelled &= kp_model_remove_user(&work, 0, cancel_at_call, &c) == KP_ECANCELLED &&
+			c.calls == c.cancel_at && work.n_users == 50000;
+	}
+	unit_ok(all_cancelled, "cancel: cancelled at each call, KP_ECANCELLED and the fields unchanged");
+	free(original);
+	free(work_buf);
+	free(reference_buf);
 }
 
 int
@@ -214,5 +271,6 @@ main(void)
 	check_removal(20, 9, "the tenth of 20");
 	check_removal(20, 19, "the last of 20");
 	check_removal(200, 123, "one of 200");
+	test_cancellation();
 	return unit_done();
 }

@@ -122,7 +122,7 @@ write_model(const test_model *t, size_t *size)
 	if (*size == 0)
 		return NULL;
 	buf = malloc(*size);
-	if (kp_model_write(&t->m, buf, *size) != KP_OK)
+	if (kp_model_write(&t->m, buf, *size, NULL, NULL) != KP_OK)
 	{
 		free(buf);
 		return NULL;
@@ -171,7 +171,7 @@ rejected_with(const unsigned char *buf, size_t size, const char *expect)
 	kp_model	m;
 	char		err[256] = "";
 
-	if (kp_model_read(buf, size, &m, err, sizeof(err)) != KP_EINVAL)
+	if (kp_model_read(buf, size, &m, err, sizeof(err), NULL, NULL) != KP_EINVAL)
 		return 0;
 	if (strstr(err, expect) == NULL)
 	{
@@ -203,7 +203,7 @@ test_round_trip(void)
 		unit_ok(buf != NULL && size % 8 == 0, "round %d: written, %zu bytes", round, size);
 		if (buf == NULL)
 			continue;
-		unit_ok(kp_model_read(buf, size, &back, err, sizeof(err)) == KP_OK &&
+		unit_ok(kp_model_read(buf, size, &back, err, sizeof(err), NULL, NULL) == KP_OK &&
 				same_model(&t.m, &back) &&
 				(const unsigned char *) back.options_json >= buf &&
 				(const unsigned char *) back.seen_items <= buf + size,
@@ -229,30 +229,30 @@ test_write(void)
 	size = kp_model_bytes(&t.m);
 	buf = malloc(size + 8);
 	memset(buf, 0xAB, size);
-	unit_ok(kp_model_write(&t.m, buf, size) == KP_OK &&
+	unit_ok(kp_model_write(&t.m, buf, size, NULL, NULL) == KP_OK &&
 			buf[0] == 0xAB && buf[1] == 0xAB && buf[2] == 0xAB && buf[3] == 0xAB,
 			"write leaves bytes 0..3 alone");
 	memset(buf, 0x5C, 4);
-	unit_ok(kp_model_read(buf, size, &back, err, sizeof(err)) == KP_OK,
+	unit_ok(kp_model_read(buf, size, &back, err, sizeof(err), NULL, NULL) == KP_OK,
 			"read ignores bytes 0..3");
 	unit_ok(memcmp(buf + 4, "KPRM", 4) == 0 && buf[8] == 1 &&
 			buf[16] == 5 && buf[17] == 0 && buf[20] == 4 && buf[24] == 3,
 			"header is little-endian with magic \"KPRM\"");
 	unit_ok(buf[64] == '{' && buf[65] == '}' && buf[66] == 0 && buf[71] == 0,
 			"options are zero-padded to 8");
-	unit_ok(kp_model_write(&t.m, buf, size + 8) == KP_EINVAL &&
-			kp_model_write(&t.m, buf, size - 8) == KP_EINVAL,
+	unit_ok(kp_model_write(&t.m, buf, size + 8, NULL, NULL) == KP_EINVAL &&
+			kp_model_write(&t.m, buf, size - 8, NULL, NULL) == KP_EINVAL,
 			"write refuses a buffer of the wrong size");
 	raw = malloc(size + 8);
-	unit_ok(kp_model_write(&t.m, raw + 4, size) == KP_EINVAL,
+	unit_ok(kp_model_write(&t.m, raw + 4, size, NULL, NULL) == KP_EINVAL,
 			"write refuses a misaligned buffer");
 
 	m = t.m;
 	m.algorithm = 99;
-	unit_ok(kp_model_write(&m, buf, size) == KP_EINVAL, "write refuses an unknown algorithm");
+	unit_ok(kp_model_write(&m, buf, size, NULL, NULL) == KP_EINVAL, "write refuses an unknown algorithm");
 	m = t.m;
 	m.rows_read = m.nnz - 1;
-	unit_ok(kp_model_write(&m, buf, size) == KP_EINVAL, "write refuses rows_read < nnz");
+	unit_ok(kp_model_write(&m, buf, size, NULL, NULL) == KP_EINVAL, "write refuses rows_read < nnz");
 
 	free(raw);
 	free(buf);
@@ -329,7 +329,7 @@ test_truncation_and_bit_flips(void)
 	for (len = 0; len < size; len++)
 	{
 		memcpy(copy, buf, len);
-		if (kp_model_read(copy, len, &m, NULL, 0) != KP_EINVAL)
+		if (kp_model_read(copy, len, &m, NULL, 0, NULL, NULL) != KP_EINVAL)
 			accepted++;
 	}
 	unit_ok(accepted == 0, "every truncation (0..%zu bytes) is rejected", size - 1);
@@ -341,7 +341,7 @@ test_truncation_and_bit_flips(void)
 		kp_status	status;
 
 		copy[bit / 8] ^= (unsigned char) (1u << (bit % 8));
-		status = kp_model_read(copy, size, &m, NULL, 0);
+		status = kp_model_read(copy, size, &m, NULL, 0, NULL, NULL);
 		copy[bit / 8] ^= (unsigned char) (1u << (bit % 8));
 		if (bit < 32)
 			ignored_ok &= status == KP_OK;
@@ -380,7 +380,7 @@ test_header_checks(void)
 
 	RESET();
 	copy[8] = 3;
-	unit_ok(kp_model_read(copy, size, &m, err, sizeof(err)) == KP_EINVAL &&
+	unit_ok(kp_model_read(copy, size, &m, err, sizeof(err), NULL, NULL) == KP_EINVAL &&
 			strcmp(err, newer) == 0, "newer version: %s", err);
 	RESET();
 	copy[8] = 0;
@@ -526,7 +526,7 @@ test_structure_checks(void)
 			"huge item factor");
 	t.item_factors[17] = KP_MODEL_MAX_ABS_FACTOR;
 	buf = write_model(&t, &size);
-	unit_ok(kp_model_read(buf, size, &m, err, sizeof(err)) == KP_OK,
+	unit_ok(kp_model_read(buf, size, &m, err, sizeof(err), NULL, NULL) == KP_OK,
 			"a factor at the limit is allowed");
 	free(buf);
 	t.item_factors[17] = saved;
@@ -584,7 +584,7 @@ test_structure_checks(void)
 	t.m.options_len = 5;
 
 	buf = write_model(&t, &size);
-	unit_ok(kp_model_read(buf, size, &m, err, sizeof(err)) == KP_OK, "restored model reads");
+	unit_ok(kp_model_read(buf, size, &m, err, sizeof(err), NULL, NULL) == KP_OK, "restored model reads");
 	free(buf);
 	free_model(&t);
 }
@@ -607,7 +607,7 @@ test_padding(void)
 	t.seen_items[0] = 2;
 	t.m.nnz = 1;
 	buf = write_model(&t, &size);
-	unit_ok(kp_model_read(buf, size, &m, err, sizeof(err)) == KP_OK,
+	unit_ok(kp_model_read(buf, size, &m, err, sizeof(err), NULL, NULL) == KP_OK,
 			"model with padding in every section reads %s", err);
 	pads[0] = (unsigned char *) m.options_json + 2;
 	pads[1] = (unsigned char *) (m.user_factors + 9);
@@ -656,6 +656,17 @@ test_checksum(void)
 	unit_ok(kp_checksum(0, data, 16) == kp_checksum(0, data, 16), "checksum is deterministic");
 }
 
+/* The bytes kp_base64_decode writes, or -1 when it refuses the input. */
+static int64_t
+decoded_len(const char *src, size_t n, void *dst, size_t dst_cap)
+{
+	size_t		written;
+
+	if (kp_base64_decode(src, n, dst, dst_cap, &written, NULL, NULL) != KP_OK)
+		return -1;
+	return (int64_t) written;
+}
+
 static void
 test_base64(void)
 {
@@ -678,8 +689,8 @@ test_base64(void)
 		size_t		n = strlen(plain[k]);
 		int64_t		got;
 
-		kp_base64_encode(plain[k], n, enc);
-		got = kp_base64_decode(coded[k], strlen(coded[k]), dec, sizeof(dec));
+		kp_base64_encode(plain[k], n, enc, NULL, NULL);
+		got = decoded_len(coded[k], strlen(coded[k]), dec, sizeof(dec));
 		unit_ok(kp_base64_encoded_len(n) == strlen(coded[k]) &&
 				memcmp(enc, coded[k], strlen(coded[k])) == 0 &&
 				got == (int64_t) n && memcmp(dec, plain[k], n) == 0,
@@ -696,9 +707,9 @@ test_base64(void)
 		for (j = 0; j < len; j++)
 			src[j] = (unsigned char) rng_next();
 		memset(enc, '#', sizeof(enc));
-		kp_base64_encode(src, (size_t) len, enc);
+		kp_base64_encode(src, (size_t) len, enc, NULL, NULL);
 		ok &= enc[elen] == '#';
-		ok &= kp_base64_decode(enc, elen, dec, (size_t) len) == len &&
+		ok &= decoded_len(enc, elen, dec, (size_t) len) == len &&
 			memcmp(dec, src, (size_t) len) == 0;
 		/* whitespace anywhere is skipped */
 		for (i = 0; i < elen; i++)
@@ -708,13 +719,13 @@ test_base64(void)
 			spaced[slen++] = enc[i];
 		}
 		spaced[slen++] = '\n';
-		ok &= kp_base64_decode(spaced, slen, dec, (size_t) len) == len &&
+		ok &= decoded_len(spaced, slen, dec, (size_t) len) == len &&
 			memcmp(dec, src, (size_t) len) == 0;
 		/* one byte too little room: refused, nothing written past the cap */
 		if (len > 0)
 		{
 			memset(dec, 0xEE, sizeof(dec));
-			ok &= kp_base64_decode(enc, elen, dec, (size_t) len - 1) == -1 &&
+			ok &= decoded_len(enc, elen, dec, (size_t) len - 1) == -1 &&
 				dec[len - 1] == 0xEE;
 		}
 	}
@@ -724,11 +735,11 @@ test_base64(void)
 	{
 		size_t		n = strlen(garbage[k]) + (k == 15);	/* the last includes its NUL */
 
-		unit_ok(kp_base64_decode(garbage[k], n, dec, sizeof(dec)) == -1,
+		unit_ok(decoded_len(garbage[k], n, dec, sizeof(dec)) == -1,
 				"garbage %d rejected", k);
 	}
-	unit_ok(kp_base64_decode("", 0, dec, 0) == 0 &&
-			kp_base64_decode(" \n", 2, dec, 0) == 0, "empty input decodes to nothing");
+	unit_ok(decoded_len("", 0, dec, 0) == 0 &&
+			decoded_len(" \n", 2, dec, 0) == 0, "empty input decodes to nothing");
 }
 
 static void
@@ -766,7 +777,7 @@ test_format_2(void)
 	unit_ok(size == ials_size - 5 * 4 * sizeof(float),
 			"an ease model leaves out the user vectors (%zu of %zu bytes)", size, ials_size);
 	buf = write_model(&t, &size);
-	unit_ok(buf != NULL && buf[8] == 2 && kp_model_read(buf, size, &m, err, sizeof(err)) == KP_OK &&
+	unit_ok(buf != NULL && buf[8] == 2 && kp_model_read(buf, size, &m, err, sizeof(err), NULL, NULL) == KP_OK &&
 			m.format_version == 2 && m.algorithm == KP_ALGO_EASE && kp_model_user_rows(&m) == 0 &&
 			memcmp(m.item_factors, t.item_factors, sizeof(float) * 16) == 0 &&
 			memcmp(m.seen_items, t.seen_items, sizeof(int32_t) * t.m.nnz) == 0,
@@ -788,7 +799,7 @@ test_format_2(void)
 	memset(t.item_factors, 0, sizeof(float) * 1500 * 1500);
 	t.m.item_factors = t.item_factors;
 	buf = write_model(&t, &size);
-	unit_ok(buf != NULL && kp_model_read(buf, size, &m, err, sizeof(err)) == KP_OK &&
+	unit_ok(buf != NULL && kp_model_read(buf, size, &m, err, sizeof(err), NULL, NULL) == KP_OK &&
 			m.factors == 1500, "ease course vectors may be longer than 1024 factors");
 	free(buf);
 	free_model(&t);
@@ -796,10 +807,126 @@ test_format_2(void)
 	make_model(&t, 4, 3, 3, "{}");
 	t.m.algorithm = KP_ALGO_BPR;
 	buf = write_model(&t, &size);
-	unit_ok(buf != NULL && buf[8] == 2 && kp_model_read(buf, size, &m, err, sizeof(err)) == KP_OK &&
+	unit_ok(buf != NULL && buf[8] == 2 && kp_model_read(buf, size, &m, err, sizeof(err), NULL, NULL) == KP_OK &&
 			kp_model_user_rows(&m) == 4 &&
 			memcmp(m.user_factors, t.user_factors, sizeof(float) * 12) == 0,
 			"a bpr model is written as version 2 with its user vectors");
+	free(buf);
+	free_model(&t);
+}
+
+/* An interrupt callback that counts its calls and cancels at call cancel_at (0: never). */
+typedef struct canceller
+{
+	int			calls;
+	int			cancel_at;
+} canceller;
+
+static int
+cancel_at_call(void *arg)
+{
+	canceller  *c = arg;
+
+	return ++c->calls == c->cancel_at;
+}
+
+/*
+ * A model of some 20 MB: writing it, reading it (checksum and checks) and
+ * its base64 both ways ask the interrupt callback every few MB, give the
+ * same result as without a callback when it does not cancel, and stop with
+ * KP_ECANCELLED at whichever call it does.
+ */
+static void
+test_cancellation(void)
+{
+	test_model	t;
+	size_t		size;
+	unsigned char *plain;
+	unsigned char *buf;
+	char	   *text;
+	char	   *text_again;
+	size_t		text_len;
+	size_t		written;
+	canceller	c = {0, 0};
+	kp_model	m;
+	char		err[256];
+	int			calls;
+	int			all_cancelled;
+
+	make_model(&t, 40000, 50, 128, "{}");
+	plain = write_model(&t, &size);
+	buf = malloc(size);
+
+	unit_ok(kp_model_write(&t.m, buf, size, cancel_at_call, &c) == KP_OK &&
+			memcmp(buf, plain, size) == 0,
+			"writing %zu MB with a callback that never cancels gives the same bytes", size >> 20);
+	calls = c.calls;
+	unit_ok(calls >= 3 * (int) (size >> 22) - 3,
+			"writing asks every 4 MB zeroed, copied and summed (%d calls)", calls);
+	reseal(buf, size);
+	unit_ok(memcmp(buf, plain, size) == 0, "the checksum summed in pieces is that of the whole");
+	all_cancelled = 1;
+	for (c.cancel_at = 1; c.cancel_at <= calls; c.cancel_at++)
+	{
+		c.calls = 0;
+		all_cancelled &= kp_model_write(&t.m, buf, size, cancel_at_call, &c) == KP_ECANCELLED &&
+			c.calls == c.cancel_at;
+	}
+	unit_ok(all_cancelled, "writing cancelled at each of its calls returns KP_ECANCELLED");
+
+	c.calls = 0;
+	c.cancel_at = 0;
+	unit_ok(kp_model_read(plain, size, &m, err, sizeof(err), cancel_at_call, &c) == KP_OK &&
+			same_model(&m, &t.m), "reading with a callback that never cancels");
+	calls = c.calls;
+	unit_ok(calls >= 2 * (int) (size >> 22) - 2,
+			"reading asks every 4 MB summed and checked (%d calls)", calls);
+	all_cancelled = 1;
+	for (c.cancel_at = 1; c.cancel_at <= calls; c.cancel_at++)
+	{
+		c.calls = 0;
+		all_cancelled &= kp_model_read(plain, size, &m, err, sizeof(err), cancel_at_call, &c) == KP_ECANCELLED &&
+			c.calls == c.cancel_at;
+	}
+	unit_ok(all_cancelled, "reading cancelled at each of its calls returns KP_ECANCELLED");
+
+	text_len = kp_base64_encoded_len(size);
+	text = malloc(text_len);
+	text_again = malloc(text_len);
+	kp_base64_encode(plain, size, text, NULL, NULL);
+	c.calls = 0;
+	c.cancel_at = 0;
+	unit_ok(kp_base64_encode(plain, size, text_again, cancel_at_call, &c) == KP_OK &&
+			memcmp(text, text_again, text_len) == 0,
+			"base64 encoding with a callback that never cancels gives the same text");
+	calls = c.calls;
+	unit_ok(calls >= (int) (size >> 22) - 1, "base64 encoding asks every 4 MB (%d calls)", calls);
+	all_cancelled = 1;
+	for (c.cancel_at = 1; c.cancel_at <= calls; c.cancel_at++)
+	{
+		c.calls = 0;
+		all_cancelled &= kp_base64_encode(plain, size, text_again, cancel_at_call, &c) == KP_ECANCELLED;
+	}
+	unit_ok(all_cancelled, "base64 encoding cancelled at each of its calls returns KP_ECANCELLED");
+	c.calls = 0;
+	c.cancel_at = 0;
+	unit_ok(kp_base64_decode(text, text_len, buf, size, &written, cancel_at_call, &c) == KP_OK &&
+			written == size && memcmp(buf, plain, size) == 0,
+			"base64 decoding with a callback that never cancels gives the same bytes");
+	calls = c.calls;
+	unit_ok(calls >= (int) (text_len >> 22) - 1, "base64 decoding asks every 4 MB (%d calls)", calls);
+	all_cancelled = 1;
+	for (c.cancel_at = 1; c.cancel_at <= calls; c.cancel_at++)
+	{
+		c.calls = 0;
+		all_cancelled &= kp_base64_decode(text, text_len, buf, size, &written,
+										  cancel_at_call, &c) == KP_ECANCELLED;
+	}
+	unit_ok(all_cancelled, "base64 decoding cancelled at each of its calls returns KP_ECANCELLED");
+
+	free(text);
+	free(text_again);
+	free(plain);
 	free(buf);
 	free_model(&t);
 }
@@ -817,6 +944,7 @@ main(void)
 	test_structure_checks();
 	test_padding();
 	test_checksum();
+	test_cancellation();
 	test_base64();
 	return unit_done();
 }
