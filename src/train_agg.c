@@ -128,6 +128,13 @@ create_state(MemoryContext aggcontext, Jsonb *options)
 	INSTR_TIME_SET_CURRENT(state->started);
 	kpreco_allocator_init(&state->alloc, aggcontext);
 	kpreco_parse_options(options, &state->options);
+	/* ease's core reads lambda 0 as "scaled to the data", its default */
+	if (state->options.algorithm == KP_ALGO_EASE && state->options.regularization_given &&
+		state->options.ials.regularization == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"regularization\" must be greater than 0 for algorithm ease"),
+				 errhint("Leave it out for a value scaled to the data.")));
 	if (state->options.algorithm == KP_ALGO_AUTO)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
