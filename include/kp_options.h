@@ -29,6 +29,9 @@
 #define KP_MAX_EPOCHS 100000
 #define KP_DEFAULT_LEARNING_RATE 0.01f
 
+/* als: weight of the unrated pairs (kp_als.h); 0 is plain rating prediction. */
+#define KP_MAX_MISSING_WEIGHT 100
+
 /* Larger values overflow float32 in the solvers. */
 #define KP_MAX_REGULARIZATION 1e6
 #define KP_MAX_ALPHA 1e6
@@ -61,6 +64,8 @@ typedef struct kp_train_options
 	bool		regularization_given;
 	int32_t		epochs;			/* bpr: 0 .. KP_MAX_EPOCHS */
 	float		learning_rate;	/* bpr: (0, 1] */
+	bool		missing_weight_given;
+	float		missing_weight; /* als: 0 .. KP_MAX_MISSING_WEIGHT */
 	int32_t		keep_versions;	/* 1 .. KP_MAX_KEEP_VERSIONS */
 	bool		verbose;
 	/* Source columns; "" when not given. */

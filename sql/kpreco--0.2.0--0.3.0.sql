@@ -250,6 +250,10 @@ DECLARE
 	opts jsonb := coalesce(train.options, '{}');
 	-- options applied here, in SQL, rather than by the aggregate
 	sql_keys text[] := ARRAY['event_column', 'event_weights', 'time_column', 'half_life_days'];
+	-- content cold start: course features and text, applied by kpreco.content_agg
+	content_keys text[] := ARRAY['course_features', 'course_text', 'text_search_config', 'feature_regularization'];
+	content boolean;
+	trained text;
 	aggregate_options jsonb;
 	newest double precision;
 	source_clause text;
@@ -272,8 +276,9 @@ BEGIN
 	source_clause := kpreco.source_clause(train.source);
 	newest := kpreco.check_weight_options(opts, source_clause);
 	weight := kpreco.weight_expression(opts, newest);
-	aggregate_options := opts - sql_keys;
+	aggregate_options := opts - sql_keys - content_keys;
 	PERFORM kpreco.check_options(aggregate_options);
+	content := kpreco.check_content_options(opts);
 
 	-- A new model belongs to the current role.  One training per model name
 	-- at a time: the second waits on this row.
@@ -295,6 +300,21 @@ BEGIN
 	-- One statement from source to stored version: the model value is not
 	-- copied into PL/pgSQL variables on the way.  The source is read with
 	-- the caller's rights.
+	trained := format(
+		'SELECT kpreco.train_agg(src.%I::bigint, src.%I::bigint, %s, $1) AS trained'
+		'                   FROM %s AS src',
+		coalesce(opts ->> 'user_column', 'user_id'),
+		coalesce(opts ->> 'course_column', 'course_id'),
+		weight, source_clause);
+	-- With course features or text, the trained model goes on through
+	-- kpreco.content_agg, which adds the courses they describe that have no
+	-- interactions; the LEFT JOIN keeps the model when there are no rows.
+	IF content THEN
+		trained := format(
+			'SELECT kpreco.content_agg(t.trained, f.course_id, f.feature, f.weight, $6) AS trained'
+			'  FROM (%s) t LEFT JOIN (%s) f ON true',
+			trained, kpreco.content_rows(opts));
+	END IF;
 	query := format(
 		'INSERT INTO kpreco.model_versions'
 		'  (name, algorithm, options, n_users, n_courses, n_interactions, train_seconds, model, validation)'
@@ -302,17 +322,19 @@ BEGIN
 		'        (info ->> ''n_courses'')::integer, (info ->> ''n_interactions'')::bigint,'
 		'        extract(epoch FROM clock_timestamp() - $3), trained, $4'
 		'   FROM (SELECT trained, kpreco.model_info(trained) AS info'
-		'           FROM (SELECT kpreco.train_agg(src.%I::bigint, src.%I::bigint, %s, $1) AS trained'
-		'                   FROM %s AS src) aggregated) described'
+		'           FROM (%s) aggregated) described'
 		' RETURNING version',
-		coalesce(opts ->> 'user_column', 'user_id'),
-		coalesce(opts ->> 'course_column', 'course_id'),
-		weight, source_clause);
+		trained);
 	EXECUTE query INTO new_version
 		USING aggregate_options, train.model, started, choice,
-			  (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(opts) WHERE key = ANY (sql_keys))
+			  (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(opts)
+				WHERE key = ANY (sql_keys || content_keys[1:3]))
+			  || CASE WHEN opts ? 'course_text' AND NOT opts ? 'text_search_config'
+					  THEN '{"text_search_config": "simple"}'::jsonb ELSE '{}'::jsonb END
 			  -- the time decay was measured from (kpreco.refresh_user decays alike)
-			  || CASE WHEN newest IS NULL THEN '{}' ELSE jsonb_build_object('decay_reference', newest) END;
+			  || CASE WHEN newest IS NULL THEN '{}' ELSE jsonb_build_object('decay_reference', newest) END,
+			  -- the options of kpreco.content_agg
+			  (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(opts) WHERE key = 'feature_regularization');
 
 	UPDATE kpreco.model_registry
 	   SET source = train.source, options = opts, active_version = new_version, updated_at = now()
@@ -370,7 +392,7 @@ RETURNS TABLE (course_id bigint, score real, rank integer)
 
 CREATE FUNCTION kpreco.model_with_user(model kpreco.model, user_id bigint, course_ids bigint[], weights real[])
 RETURNS kpreco.model
-	AS 'MODULE_PATHNAME', 'kpreco_model_with_user' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'kpreco_model_with_user' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- Re-solves one user of the active version from the model's source, now.
 CREATE FUNCTION kpreco.refresh_user(user_id bigint, model text DEFAULT NULL)
@@ -450,6 +472,198 @@ CREATE FUNCTION kpreco.segment_profile(n_segments integer, model text DEFAULT NU
 RETURNS TABLE (segment integer, users integer, course_id bigint, score real, rank integer)
 	AS 'MODULE_PATHNAME', 'kpreco_segment_profile'
 	LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+-- Content cold start ------------------------------------------------------------
+
+-- The tokens of a text, for TF-IDF over course titles and descriptions:
+-- the text is put in Unicode NFKC form (in a UTF8 database: fullwidth
+-- letters and digits become ASCII), runs of Han, Hiragana, Katakana and
+-- Hangul characters give their overlapping character bigrams (a run of one
+-- character gives that character), and the rest goes through to_tsvector
+-- with the text search configuration (lower case; stemming and stop words
+-- as the configuration has them).  Words come first, in text order, one row
+-- per occurrence (to_tsvector keeps at most 256 of one word), then the
+-- bigrams, in text order.
+CREATE FUNCTION kpreco.text_tokens(body text, config regconfig DEFAULT 'simple')
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ROWS 20 AS $$
+DECLARE
+	-- Han (with 々 and 〇, extensions A to G, compatibility ideographs),
+	-- Hiragana, Katakana, Hangul syllables and jamo.
+	cjk constant text := E'[\\u3005\\u3007\\u3041-\\u309F\\u30A0-\\u30FF\\u31F0-\\u31FF'
+		|| E'\\u3400-\\u4DBF\\u4E00-\\u9FFF\\uF900-\\uFAFF\\U00020000-\\U0003134F'
+		|| E'\\u1100-\\u11FF\\u3130-\\u318F\\uA960-\\uA97F\\uAC00-\\uD7AF\\uD7B0-\\uD7FF]';
+	normalized text := body;
+BEGIN
+	IF pg_catalog.getdatabaseencoding() = 'UTF8' THEN
+		normalized := pg_catalog.normalize(body, 'NFKC');
+	END IF;
+	RETURN QUERY
+		SELECT w.lexeme
+		  FROM pg_catalog.unnest(pg_catalog.to_tsvector(config, pg_catalog.regexp_replace(normalized, cjk || '+', ' ', 'g'))) w,
+			   pg_catalog.unnest(w.positions) p (place)
+		 ORDER BY p.place, w.lexeme;
+	RETURN QUERY
+		SELECT CASE WHEN pg_catalog.length(r.m[1]) = 1 THEN r.m[1] ELSE pg_catalog.substr(r.m[1], i, 2) END
+		  FROM pg_catalog.regexp_matches(normalized, '(' || cjk || '+)', 'g') WITH ORDINALITY r (m, run),
+			   pg_catalog.generate_series(1, greatest(pg_catalog.length(r.m[1]) - 1, 1)) i
+		 ORDER BY r.run, i;
+END
+$$;
+COMMENT ON FUNCTION kpreco.text_tokens(text, regconfig) IS
+	'the tokens of a text for TF-IDF: to_tsvector words of its alphabetic part, overlapping character bigrams of its Chinese, Japanese and Korean runs';
+
+CREATE FUNCTION kpreco.content_agg_transfn(internal, kpreco.model, bigint, text, real, jsonb) RETURNS internal
+	AS 'MODULE_PATHNAME', 'kpreco_content_transfn' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION kpreco.content_agg_transfn(internal, kpreco.model, bigint, text, real, jsonb) IS
+	'transition function of kpreco.content_agg: collects course features';
+CREATE FUNCTION kpreco.content_agg_finalfn(internal) RETURNS kpreco.model
+	AS 'MODULE_PATHNAME', 'kpreco_content_finalfn' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION kpreco.content_agg_finalfn(internal) IS
+	'final function of kpreco.content_agg: learns the mapping and adds the new courses';
+
+-- The model of the input rows with a vector for every course that has
+-- features but is not in the model: a ridge regression from the features of
+-- the model's courses to their vectors predicts it.  Only for ials, bpr and
+-- als models.
+CREATE AGGREGATE kpreco.content_agg(model kpreco.model, course_id bigint, feature text, weight real, options jsonb) (
+	SFUNC = kpreco.content_agg_transfn,
+	STYPE = internal,
+	FINALFUNC = kpreco.content_agg_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE
+);
+COMMENT ON AGGREGATE kpreco.content_agg(kpreco.model, bigint, text, real, jsonb) IS
+	'the model with vectors for the courses that have features (course id, feature, weight) but no interactions, predicted by a ridge regression from features to course vectors; option feature_regularization';
+
+-- Checks the options of content cold start (course_features, course_text,
+-- text_search_config, feature_regularization) and the columns of their
+-- queries; true when there is content to add.
+CREATE FUNCTION kpreco.check_content_options(options jsonb)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	key text;
+	algorithm text := coalesce(options ->> 'algorithm', 'ials');
+	columns text;
+BEGIN
+	IF NOT options ?| ARRAY['course_features', 'course_text'] THEN
+		FOREACH key IN ARRAY ARRAY['text_search_config', 'feature_regularization'] LOOP
+			IF options ? key THEN
+				RAISE EXCEPTION 'option "%" needs option "course_features" or "course_text"', key
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'Give the courses'' features or text, e.g. ''{"course_text": "SELECT course_id, title AS text FROM courses"}''.';
+			END IF;
+		END LOOP;
+		RETURN false;
+	END IF;
+	FOREACH key IN ARRAY ARRAY['course_features', 'course_text'] LOOP
+		CONTINUE WHEN NOT options ? key;
+		IF jsonb_typeof(options -> key) <> 'string' OR options ->> key !~ '[^[:space:]]' THEN
+			RAISE EXCEPTION 'option "%" must be a query (or a table or view name) as a string', key
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = CASE key
+						 WHEN 'course_features' THEN 'For example {"course_features": "SELECT course_id, ''category:'' || category AS feature, 1 AS weight FROM courses"}.'
+						 ELSE 'For example {"course_text": "SELECT course_id, title || '' '' || description AS text FROM courses"}.' END;
+		END IF;
+	END LOOP;
+	IF options ? 'text_search_config' THEN
+		IF NOT options ? 'course_text' THEN
+			RAISE EXCEPTION 'option "text_search_config" needs option "course_text"'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF jsonb_typeof(options -> 'text_search_config') <> 'string' THEN
+			RAISE EXCEPTION 'option "text_search_config" must be the name of a text search configuration as a string'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'For example "english"; SELECT cfgname FROM pg_ts_config lists them.';
+		END IF;
+		BEGIN
+			PERFORM (options ->> 'text_search_config')::regconfig;
+		EXCEPTION WHEN syntax_error_or_access_rule_violation THEN
+			RAISE EXCEPTION 'option "text_search_config": %', SQLERRM
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'SELECT cfgname FROM pg_ts_config lists the text search configurations; the default is "simple".';
+		END;
+	END IF;
+	IF options ? 'feature_regularization'
+	   AND (jsonb_typeof(options -> 'feature_regularization') <> 'number'
+			OR NOT (options ->> 'feature_regularization')::numeric > 0
+			OR (options ->> 'feature_regularization')::numeric > 1e6) THEN
+		RAISE EXCEPTION 'option "feature_regularization" must be a number greater than 0 and at most 1000000'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF algorithm IN ('ease', 'popular', 'auto') THEN
+		RAISE EXCEPTION 'options "course_features" and "course_text" need algorithm ials, bpr or als, not "%"', algorithm
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = CASE algorithm
+						 WHEN 'auto' THEN 'algorithm "auto" may choose ease or popular, which have no course vectors to predict: choose ials, bpr or als.'
+						 WHEN 'ease' THEN 'An ease model has no course vectors that features could predict: train ials, bpr or als for new courses.'
+						 ELSE 'A popular model has no course vectors that features could predict: train ials, bpr or als for new courses.' END;
+	END IF;
+	-- The columns are checked before anything is trained (LIMIT 0 reads no row).
+	FOREACH key IN ARRAY ARRAY['course_features', 'course_text'] LOOP
+		CONTINUE WHEN NOT options ? key;
+		columns := CASE key WHEN 'course_features' THEN 's.course_id::bigint, s.feature::text, s.weight::real'
+					ELSE 's.course_id::bigint, s."text"::text' END;
+		BEGIN
+			EXECUTE format('SELECT %s FROM %s AS s LIMIT 0', columns, kpreco.source_clause(options ->> key));
+		EXCEPTION WHEN syntax_error_or_access_rule_violation THEN
+			IF SQLSTATE = '42501' THEN
+				RAISE;
+			END IF;
+			RAISE EXCEPTION 'option "%" must be a query returning columns %', key,
+					CASE key WHEN 'course_features' THEN 'course_id, feature and weight' ELSE 'course_id and text' END
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = SQLERRM,
+					  HINT = CASE key
+						 WHEN 'course_features' THEN 'For example {"course_features": "SELECT course_id, ''category:'' || category AS feature, 1 AS weight FROM courses"}.'
+						 ELSE 'For example {"course_text": "SELECT course_id, title || '' '' || description AS text FROM courses"}.' END;
+		END;
+	END LOOP;
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION kpreco.check_content_options(jsonb) IS
+	'checks options course_features, course_text, text_search_config and feature_regularization and the columns of their queries; true when they are given';
+
+-- The rows kpreco.content_agg reads for options course_features and
+-- course_text, as a query of (course_id, feature, weight): features as
+-- given, prefixed "f:", and the tokens of the text prefixed "t:" with TF-IDF
+-- weights, tf = the token's count / the course's tokens and idf =
+-- ln(courses with tokens / courses with the token).  A text row with a NULL
+-- course id gives one row with a NULL course id, to be counted.
+CREATE FUNCTION kpreco.content_rows(options jsonb)
+RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	parts text[] := '{}';
+BEGIN
+	IF options ? 'course_features' THEN
+		parts := parts || format(
+			'SELECT s.course_id::bigint AS course_id, ''f:'' || nullif(s.feature::text, '''') AS feature,'
+			' s.weight::real AS weight FROM %s AS s',
+			kpreco.source_clause(options ->> 'course_features'));
+	END IF;
+	IF options ? 'course_text' THEN
+		parts := parts || format(
+			'SELECT * FROM (WITH docs AS (SELECT s.course_id::bigint AS course_id, s."text"::text AS body FROM %s AS s),'
+			' counts AS (SELECT d.course_id, t.token, count(*) AS n'
+			'   FROM docs d CROSS JOIN LATERAL kpreco.text_tokens(d.body, %L::regconfig) AS t (token)'
+			'  WHERE d.course_id IS NOT NULL GROUP BY d.course_id, t.token),'
+			' lengths AS (SELECT c.course_id, sum(c.n) AS total FROM counts c GROUP BY c.course_id),'
+			' df AS (SELECT c.token, count(*) AS n FROM counts c GROUP BY c.token),'
+			' n_docs AS (SELECT count(*) AS n FROM lengths)'
+			' SELECT c.course_id, ''t:'' || c.token AS feature,'
+			'        (c.n::double precision / l.total * ln(n_docs.n::double precision / df.n))::real AS weight'
+			'   FROM counts c JOIN lengths l ON l.course_id = c.course_id JOIN df ON df.token = c.token CROSS JOIN n_docs'
+			' UNION ALL SELECT NULL::bigint, ''t:'', NULL::real FROM docs WHERE docs.course_id IS NULL) text_rows',
+			kpreco.source_clause(options ->> 'course_text'),
+			coalesce(options ->> 'text_search_config', 'simple'));
+	END IF;
+	RETURN array_to_string(parts, ' UNION ALL ');
+END
+$$;
+COMMENT ON FUNCTION kpreco.content_rows(jsonb) IS
+	'the query of (course_id, feature, weight) rows that options course_features and course_text give kpreco.content_agg: features prefixed "f:", text tokens prefixed "t:" with TF-IDF weights';
 
 -- Evaluation --------------------------------------------------------------------
 
@@ -711,7 +925,7 @@ COMMENT ON FUNCTION kpreco.split(text, text, jsonb) IS
 COMMENT ON FUNCTION kpreco.recommend_for_courses(bigint[], real[], integer, text) IS
 	'the k best courses for someone who took these courses (with these weights): one least-squares fold-in against the course vectors, no retraining';
 COMMENT ON FUNCTION kpreco.model_with_user(kpreco.model, bigint, bigint[], real[]) IS
-	'the model with a user''s training courses set to these and the user''s vector folded in from them; no known course removes the user';
+	'the model with a user''s training courses set to these (NULL weights: 1 each) and the user''s vector folded in from them; no known course (or NULL course_ids) removes the user; NULL model or user_id gives NULL';
 COMMENT ON FUNCTION kpreco.refresh_user(bigint, text) IS
 	're-solves one user of the active version from the model''s source now; returns the user''s interactions read';
 COMMENT ON FUNCTION kpreco.recommend_all(integer, text, bigint[]) IS

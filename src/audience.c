@@ -274,15 +274,6 @@ segment(KpServingModel *s, int32 n_segments, int64 seed, int32 *assignments,
 	kp_kmeans_info info;
 	Size		needed = kp_kmeans_bytes(m->n_users, m->factors, n_segments);
 
-	if (n_segments < 1 || n_segments > m->n_users)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("n_segments must be between 1 and the number of users (%d), not %d",
-						m->n_users, n_segments)));
-	if (seed < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("seed must be at least 0")));
 	if (needed == SIZE_MAX || needed > MaxAllocHugeSize)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -308,6 +299,16 @@ segment_model(FunctionCallInfo fcinfo, int32 *n_segments, int64 *seed)
 	*seed = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
 	s = kpreco_serving_model(model_arg(fcinfo, 1));
 	require_user_vectors(s, "segments");
+	/* checked before anything is allocated for the segments */
+	if (*n_segments < 1 || *n_segments > s->model.n_users)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("n_segments must be between 1 and the number of users (%d), not %d",
+						s->model.n_users, *n_segments)));
+	if (*seed < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("seed must be at least 0")));
 	return s;
 }
 

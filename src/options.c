@@ -92,9 +92,10 @@ kpreco_options_json(const KpTrainOptions *options)
 		case KP_ALGO_ALS:
 			appendStringInfo(&buf,
 							 "{\"algorithm\": \"als\", \"factors\": %d, \"iterations\": %d, "
-							 "\"regularization\": %s, \"seed\": " UINT64_FORMAT "}",
+							 "\"regularization\": %s, \"missing_weight\": %s, \"seed\": " UINT64_FORMAT "}",
 							 ials->factors, ials->iterations,
-							 float_to_shortest_decimal(ials->regularization), ials->seed);
+							 float_to_shortest_decimal(ials->regularization),
+							 float_to_shortest_decimal(options->missing_weight), ials->seed);
 			break;
 		case KP_ALGO_EASE:
 			appendStringInfo(&buf, "{\"algorithm\": \"ease\", \"regularization\": %s}",

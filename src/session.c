@@ -256,7 +256,7 @@ kpreco_recommend_for_courses(PG_FUNCTION_ARGS)
 Datum
 kpreco_model_with_user(PG_FUNCTION_ARGS)
 {
-	struct varlena *value = PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
+	struct varlena *value;
 	kp_model	m;
 	kp_model	edited;
 	kp_idmap	items;
@@ -265,6 +265,9 @@ kpreco_model_with_user(PG_FUNCTION_ARGS)
 	float	   *x = NULL;
 	struct varlena *result;
 
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	value = PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
 	kpreco_model_parse(value, &m);
 	kpreco_allocator_init(&alloc, CurrentMemoryContext);
 	if (kp_idmap_from_array(&items, &alloc, m.item_ids, m.n_items, kpreco_check_interrupts, NULL) != KP_OK)

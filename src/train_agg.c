@@ -609,6 +609,10 @@ train_vectors(TrainState *state, const kp_allocator *alloc, MemoryContext work,
 				kp_als_params p;
 
 				kp_als_default_params(&p);
+				if (o->missing_weight_given)
+					p.missing_weight = o->missing_weight;
+				else
+					o->missing_weight = p.missing_weight;
 				p.factors = o->ials.factors;
 				p.iterations = o->ials.iterations;
 				p.regularization = o->ials.regularization;

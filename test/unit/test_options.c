@@ -15,8 +15,8 @@ static char hint[KP_OPTIONS_MESSAGE_BYTES];
 
 static const char known_hint[] =
 "Known options: algorithm, factors, iterations, regularization, alpha, solver, "
-"cg_steps, seed, epochs, learning_rate, user_column, course_column, weight_column, "
-"keep_versions, verbose.";
+"cg_steps, seed, epochs, learning_rate, missing_weight, user_column, course_column, "
+"weight_column, keep_versions, verbose.";
 
 static const char algorithms_hint[] = "Supported algorithms: ials, bpr, als, ease, popular and auto.";
 
@@ -254,6 +254,13 @@ test_algorithms(void)
 	expect_error("{\"algorithm\": \"popular\", \"regularization\": 1}",
 				 "option \"regularization\" does not apply to algorithm popular (it applies to ials, bpr, als, ease)",
 				 NULL, "regularization with popular");
+	unit_ok(parse("{\"algorithm\": \"als\", \"missing_weight\": 0}", &o) == KP_OK &&
+			o.missing_weight_given && o.missing_weight == 0, "als: missing_weight 0");
+	expect_error("{\"algorithm\": \"als\", \"missing_weight\": 101}",
+				 "option \"missing_weight\" must be between 0 and 100", NULL, "missing_weight 101");
+	expect_error("{\"missing_weight\": 1}",
+				 "option \"missing_weight\" does not apply to algorithm ials (it applies to als)", NULL,
+				 "missing_weight with ials");
 	unit_ok(parse("{\"algorithm\": \"popular\", \"weight_column\": \"w\", \"keep_versions\": 2, "
 				  "\"verbose\": true}", &o) == KP_OK, "columns, keep_versions and verbose apply to every algorithm");
 	expect_error("{\"algorithm\": \"auto\", \"alpha\": 2}",
