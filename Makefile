@@ -5,7 +5,8 @@ MODULE_big = kpreco
 # Every file of the numerical core (src/core) is built into the module.
 CORE_OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/core/*.c)))
 GLUE_OBJS = src/kpreco.o src/pg_alloc.o src/options.o src/model_type.o \
-	src/train_agg.o src/model_cache.o src/scoring.o src/serve.o src/evaluate.o src/audience.o src/session.o src/recommend_all.o
+	src/train_agg.o src/model_cache.o src/scoring.o src/serve.o src/evaluate.o src/audience.o src/session.o src/recommend_all.o \
+	src/content.o
 OBJS = $(CORE_OBJS) $(GLUE_OBJS)
 HEADERS = $(wildcard include/*.h)
 
