@@ -11,7 +11,7 @@ ALTER TABLE kpreco.model_versions ADD COLUMN validation jsonb;
 CREATE TABLE kpreco.evaluations (
 	name text NOT NULL,
 	version bigint NOT NULL,
-	evaluated_at timestamptz NOT NULL DEFAULT now(),
+	evaluated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
 	test_source text NOT NULL,
 	k integer NOT NULL,
 	metrics jsonb NOT NULL
@@ -241,6 +241,25 @@ BEGIN
 END
 $$;
 
+-- The model a call names, or the default one.
+CREATE FUNCTION kpreco.resolve_model_name(model text)
+RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	name text := coalesce(model, nullif(current_setting('kpreco.default_model', true), ''));
+BEGIN
+	IF name IS NULL THEN
+		SELECT min(r.name) INTO name FROM kpreco.model_registry r HAVING count(*) = 1;
+		IF name IS NULL THEN
+			RAISE EXCEPTION 'no model was named, and the role cannot read exactly one'
+				USING ERRCODE = 'ambiguous_parameter',
+					  HINT = 'Pass the model name, or SET kpreco.default_model.';
+		END IF;
+	END IF;
+	RETURN name;
+END
+$$;
+
 -- Training takes the new options.
 CREATE OR REPLACE FUNCTION kpreco.train(model text, source text, options jsonb DEFAULT '{}')
 RETURNS bigint
@@ -409,17 +428,7 @@ BEGIN
 		RAISE EXCEPTION 'user_id must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF name IS NULL THEN
-		name := nullif(current_setting('kpreco.default_model', true), '');
-	END IF;
-	IF name IS NULL THEN
-		SELECT min(r.name) INTO name FROM kpreco.model_registry r HAVING count(*) = 1;
-		IF name IS NULL THEN
-			RAISE EXCEPTION 'no model was named, and there is not exactly one'
-				USING ERRCODE = 'ambiguous_parameter',
-					  HINT = 'Pass the model name, or SET kpreco.default_model.';
-		END IF;
-	END IF;
+	name := kpreco.resolve_model_name(name);
 	PERFORM kpreco.lock_owned_model(name);
 	SELECT r.source, r.options, r.active_version, v.options AS effective INTO stored
 	  FROM kpreco.model_registry r JOIN kpreco.model_versions v ON v.version = r.active_version
@@ -729,7 +738,7 @@ BEGIN
 	IF value_column IS NULL THEN
 		SELECT r.options ->> 'weight_column' INTO value_column
 		  FROM kpreco.model_registry r
-		 WHERE r.name = coalesce(model, current_setting('kpreco.default_model'))
+		 WHERE r.name = kpreco.resolve_model_name(model)
 		   AND coalesce(r.options ->> 'algorithm', 'ials') = 'als';
 	END IF;
 
@@ -879,6 +888,8 @@ COMMENT ON FUNCTION kpreco.recommend(bigint, integer, text, bigint[], bigint[], 
 	'the k best courses for a user among candidates (all when NULL), without exclude and (exclude_seen) the user''s training courses, re-ranked for diversity in [0, 1]; an unknown user gets the most popular courses with a NULL score';
 COMMENT ON FUNCTION kpreco.similar_courses(bigint, integer, text, bigint[], bigint[]) IS
 	'the k courses most similar to a course: cosine similarity of factors (ease: its item-item weights; popular: the most popular other courses)';
+COMMENT ON FUNCTION kpreco.resolve_model_name(text) IS
+	'the model named, or kpreco.default_model, or the only model the role can read';
 COMMENT ON COLUMN kpreco.model_versions.validation IS
 	'for algorithm "auto": the candidates tried, their figures on the validation slice, and the one chosen';
 COMMENT ON TABLE kpreco.evaluations IS 'evaluations stored by kpreco.evaluate(..., ''{"store": true}''): the quality history of each model';

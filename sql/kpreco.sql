@@ -153,7 +153,7 @@ CREATE POLICY training_log_owner ON kpreco.training_log
 CREATE TABLE kpreco.evaluations (
 	name text NOT NULL,
 	version bigint NOT NULL,
-	evaluated_at timestamptz NOT NULL DEFAULT now(),
+	evaluated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
 	test_source text NOT NULL,
 	k integer NOT NULL,
 	metrics jsonb NOT NULL
@@ -344,6 +344,26 @@ BEGIN
 		RETURN '(' || source || ')';
 	END IF;
 	RETURN source::regclass::text;
+END
+$$;
+
+-- The model a call names, or when it names none the one serving functions
+-- use: kpreco.default_model, else the only model the role can read.
+CREATE FUNCTION kpreco.resolve_model_name(model text)
+RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	name text := coalesce(model, nullif(current_setting('kpreco.default_model', true), ''));
+BEGIN
+	IF name IS NULL THEN
+		SELECT min(r.name) INTO name FROM kpreco.model_registry r HAVING count(*) = 1;
+		IF name IS NULL THEN
+			RAISE EXCEPTION 'no model was named, and the role cannot read exactly one'
+				USING ERRCODE = 'ambiguous_parameter',
+					  HINT = 'Pass the model name, or SET kpreco.default_model.';
+		END IF;
+	END IF;
+	RETURN name;
 END
 $$;
 
@@ -750,17 +770,7 @@ BEGIN
 		RAISE EXCEPTION 'user_id must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF name IS NULL THEN
-		name := nullif(current_setting('kpreco.default_model', true), '');
-	END IF;
-	IF name IS NULL THEN
-		SELECT min(r.name) INTO name FROM kpreco.model_registry r HAVING count(*) = 1;
-		IF name IS NULL THEN
-			RAISE EXCEPTION 'no model was named, and there is not exactly one'
-				USING ERRCODE = 'ambiguous_parameter',
-					  HINT = 'Pass the model name, or SET kpreco.default_model.';
-		END IF;
-	END IF;
+	name := kpreco.resolve_model_name(name);
 	PERFORM kpreco.lock_owned_model(name);
 	SELECT r.source, r.options, r.active_version, v.options AS effective INTO stored
 	  FROM kpreco.model_registry r JOIN kpreco.model_versions v ON v.version = r.active_version
@@ -1070,7 +1080,7 @@ BEGIN
 	IF value_column IS NULL THEN
 		SELECT r.options ->> 'weight_column' INTO value_column
 		  FROM kpreco.model_registry r
-		 WHERE r.name = coalesce(model, current_setting('kpreco.default_model'))
+		 WHERE r.name = kpreco.resolve_model_name(model)
 		   AND coalesce(r.options ->> 'algorithm', 'ials') = 'als';
 	END IF;
 
@@ -1360,6 +1370,8 @@ COMMENT ON FUNCTION kpreco.segment_profile(integer, text, integer, integer) IS
 
 COMMENT ON FUNCTION kpreco.source_clause(text) IS
 	'the FROM item for a training source: a query in parentheses, or a checked relation name';
+COMMENT ON FUNCTION kpreco.resolve_model_name(text) IS
+	'the model named, or kpreco.default_model, or the only model the role can read';
 COMMENT ON FUNCTION kpreco.lock_owned_model(text) IS
 	'locks the registry row of a model the current role owns, or raises "does not exist" or "must be owner"';
 COMMENT ON FUNCTION kpreco.train(text, text, jsonb) IS

@@ -305,7 +305,16 @@ kpreco_similar_filtered(KpServingModel *s, int32 item, int32 k, const KpCourseFi
 
 	mark_excluded(s, -1, filter, item);
 	if (m->algorithm == KP_ALGO_POPULAR)
-		n = top_popular(s, k, filter);
+	{
+		/* the popular model's own order, without a similarity */
+		static const float everyone[1] = {1.0f};
+		int32		i;
+
+		n = filter->has_candidates ? top_of_candidates(s, k, filter, popularity_score, 0)
+			: top_by_vector(s, &s->items_q, m->item_factors, everyone, -1, item, k, filter);
+		for (i = 0; i < n; i++)
+			s->top_score[i] = NAN;
+	}
 	else if (m->algorithm == KP_ALGO_EASE)
 	{
 		if (filter->has_candidates)

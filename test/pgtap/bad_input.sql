@@ -113,8 +113,8 @@ SELECT throws_ok($$SELECT kpreco.train('tap_bad', 'tap_rows', '[{"factors": 64}]
 	'22023', 'options must be a JSON object', 'options as an array');
 SELECT throws_ok($$SELECT kpreco.train_agg(user_id, course_id, NULL, '[1]') FROM tap_rows$$,
 	'22023', 'options must be a JSON object', 'options as an array, to the aggregate');
-SELECT throws_ok($$SELECT kpreco.train('tap_bad', 'tap_rows', '{"factors": 8, "learning_rate": 0.1}')$$,
-	'22023', 'unknown option "learning_rate"', 'an unknown key');
+SELECT throws_ok($$SELECT kpreco.train('tap_bad', 'tap_rows', '{"factors": 8, "learning_rte": 0.1}')$$,
+	'22023', 'unknown option "learning_rte"', 'an unknown key');
 SELECT throws_ok($$SELECT kpreco.train('tap_bad', 'tap_rows', '{"factors": 1025}')$$,
 	'22023', 'option "factors" must be between 1 and 1024', 'factors beyond 1024');
 SELECT throws_ok($$SELECT kpreco.train('tap_bad', 'tap_rows', '{"iterations": 1001}')$$,

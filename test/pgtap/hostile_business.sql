@@ -250,7 +250,7 @@ SELECT throws_ok($$SELECT kpreco.model_with_user('bm90IGEgbW9kZWw='::kpreco.mode
 
 SELECT throws_ok($$SELECT kpreco.refresh_user(NULL, 'hb_ials')$$, '22004', 'user_id must not be NULL', 'refresh_user: NULL user');
 SELECT throws_ok($$SELECT kpreco.refresh_user(NULL, NULL)$$, '22004', 'user_id must not be NULL', 'refresh_user: NULL user and model');
-SELECT throws_ok($$SELECT kpreco.refresh_user(1, NULL)$$, '42P08', 'no model was named, and there is not exactly one',
+SELECT throws_ok($$SELECT kpreco.refresh_user(1, NULL)$$, '42P08', 'no model was named, and the role cannot read exactly one',
 	'refresh_user: NULL model with three models');
 SELECT throws_ok($$SELECT kpreco.refresh_user(1, 'hb_no_such_model')$$, '42704', 'kpreco model "hb_no_such_model" does not exist',
 	'refresh_user: an unknown model');

@@ -8,7 +8,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS kpreco;
-SELECT plan(129);
+SELECT plan(130);
 
 -- After a backend crash the postmaster ends every session: this session
 -- and its temporary table still being here at the end is the proof that

@@ -249,7 +249,7 @@ SELECT throws_ok($$SELECT kpreco.train('hostile_t', 'DELETE FROM hostile_victim 
 SELECT throws_ok($$SELECT kpreco.train('hostile_t', 'hostile_rows', '{"user_column": "user_id\" FROM hostile_victim; --"}')$$,
 	'42703', NULL, 'a column option with a quote and SQL is one strange column name');
 SELECT throws_ok($$SELECT kpreco.train('hostile_t', 'hostile_rows', '{"course_column": ""}')$$,
-	'42601', NULL, 'an empty column name');
+	'22023', 'option "course_column" must be between 1 and 63 bytes long', 'an empty column name');
 SELECT is((SELECT count(*) FROM hostile_victim), 1::bigint, 'none of them ran its other statement');
 
 -- The training log -----------------------------------------------------------------------
