@@ -139,6 +139,54 @@ SELECT s.rank, c.title_zh, c.title_en, c.category, round(s.similarity::numeric, 
 FROM similar_courses($course, 10) s
 JOIN demo.courses c ON c.course_id = s.course_id
 ORDER BY s.rank;
+
+\echo
+\echo '━━ Only finance courses under 100 yuan, for user 42 ━━'
+\echo 'SELECT ... FROM recommend(42, 5, candidates => (SELECT array_agg(course_id) FROM demo.courses WHERE category LIKE ''%Finance'' AND price < 100)) r ...'
+SELECT r.rank, c.title_zh, c.title_en, c.price, round(r.score::numeric, 3) AS score
+FROM recommend(42, 5, candidates => (SELECT array_agg(course_id) FROM demo.courses
+                                      WHERE category LIKE '%Finance' AND price < 100)) r
+JOIN demo.courses c ON c.course_id = r.course_id
+ORDER BY r.rank;
+
+\echo
+\echo '━━ An anonymous visitor who just looked at course $course ━━'
+\echo 'SELECT ... FROM recommend_for_courses(ARRAY[$course], k => 5) r ...'
+SELECT r.rank, c.title_zh, c.title_en, c.category, round(r.score::numeric, 3) AS score
+FROM recommend_for_courses(ARRAY[$course::bigint], k => 5) r
+JOIN demo.courses c ON c.course_id = r.course_id
+ORDER BY r.rank;
+
+\echo
+\echo '━━ Who should get a coupon for course $course ━━'
+\echo 'SELECT * FROM audience($course, 5)'
+SELECT * FROM audience($course, 5);
+
+\echo
+\echo '━━ Four segments of users for campaigns, and what sets each apart ━━'
+\echo 'SELECT ... FROM segment_profile(4, k => 2) p JOIN demo.courses c ...'
+SELECT p.segment, p.users, p.rank, c.title_en, c.category
+FROM segment_profile(4, k => 2) p
+JOIN demo.courses c ON c.course_id = p.course_id
+ORDER BY p.segment, p.rank;
+
+\echo
+\echo '━━ Choosing a model by held-out data: the latest 20% of each user ━━'
+\echo 'SELECT * FROM split(''demo.enrollments'', ''demo.holdout'', ''{"time_column": "enrolled_at"}'')'
+SELECT * FROM split('demo.enrollments', 'demo.holdout', '{"time_column": "enrolled_at", "replace": true}');
+\echo 'SELECT kpreco.train(''candidate_<algorithm>'', ''demo.holdout_train'', ...); SELECT * FROM evaluate(''candidate_<algorithm>'', ''demo.holdout_test'')'
+SELECT a.algorithm,
+       train('candidate_' || a.algorithm, 'demo.holdout_train',
+             jsonb_build_object('algorithm', a.algorithm, 'weight_column', 'weight')) AS version
+FROM unnest(ARRAY['popular', 'ials', 'bpr', 'ease']) a(algorithm);
+SELECT a.algorithm,
+       round(max(e.value) FILTER (WHERE e.metric = 'ndcg')::numeric, 4) AS ndcg_at_10,
+       round(max(e.value) FILTER (WHERE e.metric = 'precision')::numeric, 4) AS precision_at_10,
+       round(max(e.value) FILTER (WHERE e.metric = 'coverage')::numeric, 3) AS coverage
+FROM unnest(ARRAY['popular', 'ials', 'bpr', 'ease']) a(algorithm),
+     evaluate('candidate_' || a.algorithm, 'demo.holdout_test') e
+GROUP BY a.algorithm
+ORDER BY ndcg_at_10 DESC;
 SQL
 	} | demo_psql
 }

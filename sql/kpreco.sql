@@ -1196,7 +1196,12 @@ BEGIN
 	test_table := CASE WHEN array_length(prefix, 1) = 2 THEN format('%I.', prefix[1]) ELSE '' END
 				  || format('%I', prefix[array_length(prefix, 1)] || '_test');
 	IF (opts ->> 'replace')::boolean THEN
-		EXECUTE format('DROP TABLE IF EXISTS %s, %s', train_table, test_table);
+		IF to_regclass(train_table) IS NOT NULL THEN
+			EXECUTE format('DROP TABLE %s', train_table);
+		END IF;
+		IF to_regclass(test_table) IS NOT NULL THEN
+			EXECUTE format('DROP TABLE %s', test_table);
+		END IF;
 	END IF;
 
 	-- Per user, rows in holdout order; ties go by course id, then by the row itself.
