@@ -49,10 +49,11 @@ const char *kp_bpr_check_params(const kp_bpr_params *params);
 
 /*
  * Bytes kp_bpr_train allocates beyond its inputs and outputs (the samplers'
- * tables), at its peak, for up-front memory checks; SIZE_MAX if that does
- * not fit in a size_t or params are invalid.  About 20 bytes per user (12
- * of them only while the tables are built), plus 8 bytes per interaction
- * when the weights are not all equal; 0 when there are no interactions.
+ * tables and a membership filter), at its peak, for up-front memory checks;
+ * SIZE_MAX if that does not fit in a size_t or params are invalid.  About
+ * 20 bytes per user (12 of them only while the tables are built) and 1 byte
+ * per interaction, plus 8 bytes per interaction when the weights are not
+ * all equal; 0 when there are no interactions.
  */
 size_t		kp_bpr_train_bytes(const kp_csr *user_items, const kp_bpr_params *params);
 

@@ -748,7 +748,7 @@ test_interrupts_and_memory(void)
 		unit_ok(status == KP_OK && counting.live == 0 && counting.total_bytes == bytes,
 				"%s: kp_bpr_train allocates what kp_bpr_train_bytes says (%zu bytes) and "
 				"frees it", weighted ? "weighted" : "unweighted", bytes);
-		unit_ok(weighted ? bytes >= (size_t) m.nnz * 8 : bytes < (size_t) m.nnz * 2 +
+		unit_ok(weighted ? bytes >= (size_t) m.nnz * 9 : bytes < (size_t) m.nnz * 2 +
 				(size_t) n_users * 20 + 64,
 				"%s: %s", weighted ? "weighted" : "unweighted",
 				weighted ? "8 bytes per interaction for the positives' tables"
