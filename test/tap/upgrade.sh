@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
-# ALTER EXTENSION kpreco UPDATE from 0.1.0: trained models serve the same
-# recommendations, the features of 0.2.0 work on them, and the upgraded
-# schema is the schema of a fresh 0.2.0 install, down to comments and
-# privileges.
+# ALTER EXTENSION kpreco UPDATE to 0.3.0, the default version, from 0.1.0 and
+# from 0.2.0: trained models serve the same recommendations before and after
+# (in the session that ran the update too), what earlier versions added keeps
+# working, the features of 0.3.0 (algorithms, evaluate, split, stored
+# evaluations, auto's validation) work on the upgraded catalog, and each
+# upgraded schema is the schema of a fresh 0.3.0 install, down to comments,
+# privileges and initial privileges.  The frozen 0.2.0 script still equals
+# the update from 0.1.0 to 0.2.0.
 set -euo pipefail
 # shellcheck source=lib/tap.bash
 . "$(dirname "$0")/lib/tap.bash"
 
-OLD=kpreco_upgrade_old
+FROM1=kpreco_upgrade_from010
+FROM2=kpreco_upgrade_from020
 NEW=kpreco_upgrade_new
+OLD020=kpreco_upgrade_020
+DATABASES=("$FROM1" "$FROM2" "$NEW" "$OLD020")
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"; dropdb --if-exists "$OLD" 2>/dev/null; dropdb --if-exists "$NEW" 2>/dev/null' EXIT
+cleanup() {
+	rm -rf "$WORK"
+	for db in "${DATABASES[@]}"; do dropdb --if-exists "$db" 2>/dev/null || true; done
+}
+trap cleanup EXIT
 
 SERVED="SELECT md5(string_agg(line, ',' ORDER BY line)) FROM (
   SELECT format('r%s:%s:%s:%s', u, r.course_id, r.rank, r.score) AS line
@@ -73,6 +84,20 @@ SELECT line FROM (
 				  typlen, typalign, typstorage, typinput, typoutput, typreceive, typsend)
 	  FROM pg_type t WHERE t.typnamespace = 'kpreco'::regnamespace AND t.typtype = 'b'
 	UNION ALL
+	SELECT format('initial privileges %s %s %s', pg_describe_object(i.classoid, i.objoid, i.objsubid), i.privtype, i.initprivs)
+	  FROM pg_init_privs i
+	 WHERE (i.classoid = 'pg_class'::regclass AND i.objoid IN (SELECT oid FROM rels))
+		OR (i.classoid = 'pg_proc'::regclass AND i.objoid IN (SELECT oid FROM pg_proc WHERE pronamespace = 'kpreco'::regnamespace))
+		OR (i.classoid = 'pg_type'::regclass AND i.objoid IN (SELECT oid FROM pg_type WHERE typnamespace = 'kpreco'::regnamespace))
+		OR (i.classoid = 'pg_namespace'::regclass AND i.objoid = 'kpreco'::regnamespace)
+	UNION ALL
+	SELECT format('sequence %s owned by %s', d.objid::regclass, pg_describe_object(d.refclassid, d.refobjid, d.refobjsubid))
+	  FROM pg_depend d JOIN rels c ON c.oid = d.objid AND c.relkind = 'S'
+	 WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'a'
+	UNION ALL
+	SELECT format('owner %s %s', pg_describe_object('pg_class'::regclass, c.oid, 0), pg_get_userbyid(c.relowner) = e.extowner::regrole::name)
+	  FROM rels c, pg_extension e WHERE e.extname = 'kpreco'
+	UNION ALL
 	SELECT format('schema acl=%s', nspacl) FROM pg_namespace WHERE nspname = 'kpreco'
 	UNION ALL
 	SELECT format('config %s %s', cfg::regclass, cond)
@@ -108,50 +133,131 @@ SELECT coalesce(string_agg(pg_describe_object(classid, objid, objsubid), '; ' OR
  WHERE NOT EXISTS (SELECT 1 FROM pg_description d
 					WHERE d.classoid = o.classid AND d.objoid = o.objid AND d.objsubid = o.objsubid)"
 
-echo "1..14"
-for db in "$OLD" "$NEW"; do
+# The data of the models trained before the update (5 users, 25 courses),
+# and held-out rows of those users and of 35 users the models do not know.
+DATA="CREATE TABLE e AS SELECT 1 + (g * 7) % 35 AS user_id, 1 + (g * g) % 25 AS course_id FROM generate_series(1, 600) g;
+CREATE TABLE e_test AS SELECT u AS user_id, 1 + (u * 3) % 25 AS course_id FROM generate_series(1, 40) u;"
+OPTS1='{"factors": 8, "iterations": 5, "seed": 1}'
+OPTS2='{"factors": 8, "iterations": 5, "seed": 2}'
+
+echo "1..51"
+for db in "${DATABASES[@]}"; do
 	dropdb --if-exists "$db" 2>/dev/null
 	createdb "$db"
 done
 
-q "$OLD" "CREATE EXTENSION kpreco VERSION '0.1.0'" >/dev/null
-q "$OLD" "CREATE TABLE e AS SELECT 1 + (g * 7) % 35 AS user_id, 1 + (g * g) % 25 AS course_id FROM generate_series(1, 600) g" >/dev/null
-q "$OLD" "SELECT kpreco.train('m', 'e', '{\"factors\": 8, \"iterations\": 5, \"seed\": 1}')" >/dev/null
-q "$OLD" "SELECT kpreco.train('m', 'e', '{\"factors\": 8, \"iterations\": 5, \"seed\": 2}')" >/dev/null
-before=$(q "$OLD" "$SERVED")
-
-# One session serves, is upgraded under, and serves again.
-in_session=$(psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$OLD" <<SQL
+# updated DB FROM: the same session serves, is updated under, and serves
+# again; a new session serves the same as before.
+update_and_serve() {
+	local db=$1 from=$2 before in_session
+	before=$(q "$db" "$SERVED")
+	in_session=$(psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" <<SQL
 $SERVED;
 ALTER EXTENSION kpreco UPDATE;
 $SERVED;
 SQL
 )
-ok "$(q "$OLD" "SELECT extversion FROM pg_extension WHERE extname = 'kpreco'")" "0.2.0" "ALTER EXTENSION kpreco UPDATE reaches 0.2.0"
-ok "$in_session" "$before"$'\n'"$before" "a session serves the same before and after the upgrade"
-ok "$(q "$OLD" "$SERVED")" "$before" "a new session serves the same recommendations"
-ok "$(q "$OLD" "SELECT string_agg(format('%s %s %s', version, active, owner), ', ' ORDER BY version) FROM kpreco.models")" \
-	"1 f postgres, 2 t postgres" "existing versions are listed, owned by the role that upgraded"
+	ok "$(q "$db" "SELECT extversion FROM pg_extension WHERE extname = 'kpreco'")" "0.3.0" \
+		"from $from: ALTER EXTENSION kpreco UPDATE reaches 0.3.0"
+	ok "$in_session" "$before"$'\n'"$before" "from $from: a session serves the same before and after the update"
+	ok "$(q "$db" "$SERVED")" "$before" "from $from: a new session serves the same recommendations"
+}
 
-# What 0.2.0 adds, on the upgraded catalog.
-q "$OLD" "SELECT kpreco.activate('m', 1)" >/dev/null
-ok "$(q "$OLD" "SELECT version FROM kpreco.models WHERE active")" "1" "activate() switches to version 1"
-ok "$(q "$OLD" "SELECT kpreco.train('m')")" "3" "train() retrains from the stored source"
-ok "$(q "$OLD" "SELECT count(*) FROM kpreco.training_log WHERE version = 3")" "5" "and logs its five iterations"
-q "$OLD" "SELECT kpreco.train('m')" >/dev/null
-ok "$(q "$OLD" "SELECT string_agg(version::text, ',' ORDER BY version) FROM kpreco.models")" "2,3,4" \
-	"the fourth version prunes the first (keep_versions 3)"
-ok "$(q "$OLD" "SELECT kpreco.forget_user(1)")" "3" "forget_user() rewrites every stored version"
-q "$OLD" "SELECT kpreco.drop_model('m')" >/dev/null
-ok "$(q "$OLD" "SELECT count(*) FROM kpreco.model_versions")" "0" "drop_model() removes the versions"
+# What 0.3.0 adds, on an updated catalog whose model m has versions 1 and 2.
+features_030() {
+	local db=$1 from=$2
+	# A new session whose first call names no model: m is the only model.
+	ok "$(q "$db" "SELECT string_agg(format('%s=%s', metric, value), ' ') FROM kpreco.evaluate(NULL, 'e_test', 5)")" \
+		"$(q "$db" "SELECT string_agg(format('%s=%s', metric, value), ' ') FROM kpreco.evaluate('m', 'e_test', 5)")" \
+		"from $from: evaluate() of the only model, named or not, in a new session"
+	ok "$(q "$db" "SELECT string_agg(metric, ',') FROM kpreco.evaluate('m', 'e_test', 5, '{\"store\": true}')")" \
+		"precision,recall,ndcg,map,coverage,diversity,users,cold_users" "from $from: evaluate() of a model trained before the update"
+	ok "$(q "$db" "SELECT format('%s %s %s', version, evaluation = (SELECT metrics FROM kpreco.evaluations WHERE name = 'm'), evaluation ->> 'cold_users') FROM kpreco.models WHERE name = 'm' AND active")" \
+		"2 t 35" "from $from: the stored evaluation shows in kpreco.models"
+	ok "$(q "$db" "SELECT count(*) FROM kpreco.models WHERE validation IS NOT NULL")" "0" \
+		"from $from: versions from before the update have no validation"
+	ok "$(q "$db" "SELECT kpreco.train('m_ease', 'e', '{\"algorithm\": \"ease\"}') IS NOT NULL")" "t" \
+		"from $from: an ease model trains"
+	ok "$(q "$db" "SELECT format('%s %s', algorithm, options ? 'regularization') FROM kpreco.models WHERE name = 'm_ease'")" \
+		"ease t" "from $from: kpreco.models shows its algorithm and the lambda used"
+	ok "$(q "$db" "SELECT count(*) FROM kpreco.similar_courses(1, 3, 'm_ease')") $(q "$db" "SELECT count(*) FROM kpreco.recommend(1, 3, 'm_ease')")" \
+		"3 3" "from $from: the ease model serves"
+	ok "$(sqlstate "$db" "SELECT * FROM kpreco.user_factors('m_ease')")" \
+		'0A000: kpreco model "m_ease" (ease) has no user factors' "from $from: an ease model has no user factors"
+	ok "$(q "$db" "SELECT string_agg(format('%s %s', part, rows), ', ') FROM kpreco.split('e', 'e_holdout', '{\"method\": \"random\", \"seed\": 3}')")" \
+		"$(q "$db" "SELECT format('train %s, test %s', sum(n - held), sum(held)) FROM (SELECT user_id, count(*) AS n, CASE WHEN count(*) >= 5 THEN ceil(0.2 * count(*)) ELSE 0 END AS held FROM e GROUP BY user_id) s")" \
+		"from $from: split() holds out 20% of each user"
+	ok "$(q "$db" "SELECT kpreco.train('m_auto', 'e', '{\"algorithm\": \"auto\", \"keep_versions\": 2}') IS NOT NULL")" "t" \
+		"from $from: algorithm auto trains"
+	ok "$(q "$db" "SELECT jsonb_array_length(validation -> 'candidates') = (SELECT count(*) FROM kpreco.auto_candidates()) AND algorithm = validation -> 'chosen' ->> 'algorithm' FROM kpreco.models WHERE name = 'm_auto'")" \
+		"t" "from $from: and records its validation in the catalog"
+	ok "$(q "$db" "SELECT kpreco.train('m_decay', 'SELECT user_id, course_id, course_id AS t FROM e', '{\"algorithm\": \"popular\", \"time_column\": \"t\", \"half_life_days\": 0.001}') IS NOT NULL")" \
+		"t" "from $from: time decay trains"
+	q "$db" "SELECT kpreco.activate('m', 1)" >/dev/null
+	ok "$(q "$db" "SELECT version FROM kpreco.models WHERE name = 'm' AND active")" "1" \
+		"from $from: activate() a version from before the update"
+	local v3 v4 v5
+	v3=$(q "$db" "SELECT kpreco.train('m')")
+	v4=$(q "$db" "SELECT kpreco.train('m')")
+	v5=$(q "$db" "SELECT kpreco.train('m')")
+	ok "$(q "$db" "SELECT version FROM kpreco.models WHERE name = 'm' AND active")" "$v5" \
+		"from $from: train() retrains from the stored source"
+	ok "$(q "$db" "SELECT string_agg(version::text, ',' ORDER BY version) FROM kpreco.models WHERE name = 'm'")" \
+		"$v3,$v4,$v5" "from $from: and prunes the versions from before the update (keep_versions 3)"
+	ok "$(q "$db" "SELECT count(*) FROM kpreco.evaluations WHERE name = 'm' AND version = 2")" "1" \
+		"from $from: the evaluation of the pruned version 2 is kept"
+	q "$db" "SELECT kpreco.drop_model(name) FROM kpreco.model_registry" >/dev/null
+	ok "$(q "$db" "SELECT (SELECT count(*) FROM kpreco.model_versions) + (SELECT count(*) FROM kpreco.evaluations)")" "0" \
+		"from $from: drop_model() removes versions and evaluations"
+}
 
-# The upgraded schema is the fresh one.
+# From 0.1.0 ------------------------------------------------------------------------------
+
+q "$FROM1" "CREATE EXTENSION kpreco VERSION '0.1.0'" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$FROM1" -c "$DATA" >/dev/null
+q "$FROM1" "SELECT kpreco.train('m', 'e', '$OPTS1')" >/dev/null
+q "$FROM1" "SELECT kpreco.train('m', 'e', '$OPTS2')" >/dev/null
+update_and_serve "$FROM1" 0.1.0
+ok "$(q "$FROM1" "SELECT string_agg(format('%s %s %s', version, active, owner), ', ' ORDER BY version) FROM kpreco.models")" \
+	"1 f postgres, 2 t postgres" "from 0.1.0: existing versions are listed, owned by the role that updated"
+features_030 "$FROM1" 0.1.0
+
+# From 0.2.0 ------------------------------------------------------------------------------
+
+q "$FROM2" "CREATE EXTENSION kpreco VERSION '0.2.0'" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$FROM2" -c "$DATA" >/dev/null
+q "$FROM2" "SELECT kpreco.train('m', 'e', '$OPTS1')" >/dev/null
+q "$FROM2" "SELECT kpreco.train('m', 'e', '$OPTS2')" >/dev/null
+q "$FROM2" "SELECT kpreco.grant_model('m', 'public')" >/dev/null
+log_before=$(q "$FROM2" "SELECT string_agg(format('%s:%s', version, iteration), ',' ORDER BY version, iteration) FROM kpreco.training_log")
+update_and_serve "$FROM2" 0.2.0
+ok "$(q "$FROM2" "SELECT string_agg(format('%s %s %s %s', m.version, m.active, m.owner, array_to_string(r.readers, ';')), ', ' ORDER BY m.version) FROM kpreco.models m JOIN kpreco.model_registry r USING (name)")" \
+	"1 f postgres public, 2 t postgres public" "from 0.2.0: versions, owner and readers are kept"
+ok "$(q "$FROM2" "SELECT string_agg(format('%s:%s', version, iteration), ',' ORDER BY version, iteration) FROM kpreco.training_log")" \
+	"$log_before" "from 0.2.0: the training log is kept"
+features_030 "$FROM2" 0.2.0
+
+# The schemas ----------------------------------------------------------------------------
+
 q "$NEW" "CREATE EXTENSION kpreco" >/dev/null
-q "$OLD" "$SCHEMA" >"$WORK/upgraded.txt"
+ok "$(q "$NEW" "SELECT extversion FROM pg_extension WHERE extname = 'kpreco'")" "0.3.0" "a fresh install is 0.3.0"
 q "$NEW" "$SCHEMA" >"$WORK/fresh.txt"
-differences=$(diff "$WORK/upgraded.txt" "$WORK/fresh.txt" || true)
-ok "$differences" "" "the upgraded schema equals a fresh 0.2.0 install ($(wc -l <"$WORK/fresh.txt") facts compared)"
-ok_if "$(grep -c '^comment ' "$WORK/fresh.txt") >= 80" "the comparison covers the comments"
+for db in "$FROM1" "$FROM2"; do
+	q "$db" "$SCHEMA" >"$WORK/$db.txt"
+	# The first 60 lines of the differences ("<": only updated, ">": only fresh).
+	differences=$(diff "$WORK/$db.txt" "$WORK/fresh.txt" | head -n 60 || true)
+	ok "$differences" "" "the schema updated ${db#kpreco_upgrade_} equals a fresh 0.3.0 install ($(wc -l <"$WORK/fresh.txt") facts compared)"
+done
+ok_if "$(grep -c '^comment ' "$WORK/fresh.txt") >= 100" "the comparison covers the comments"
+ok_if "$(grep -c '^initial privileges ' "$WORK/fresh.txt") >= 5" "and the initial privileges pg_dump relies on"
 ok "$(q "$NEW" "$UNDESCRIBED")" "" "every object, column, trigger and policy has a comment"
-ok "$(q "$NEW" "SELECT count(*) FROM pg_proc WHERE pronamespace = 'kpreco'::regnamespace AND (prosecdef OR provolatile = 'i' AND proname IN ('recommend', 'similar_courses', 'predict', 'user_factors', 'course_factors'))")" \
-	"0" "no SECURITY DEFINER function, and serving functions are not IMMUTABLE"
+ok "$(q "$NEW" "SELECT count(*) FROM pg_proc WHERE pronamespace = 'kpreco'::regnamespace AND (prosecdef OR provolatile = 'i' AND proname IN ('recommend', 'similar_courses', 'predict', 'user_factors', 'course_factors', 'evaluate', 'split'))")" \
+	"0" "no SECURITY DEFINER function, and serving and evaluation functions are not IMMUTABLE"
+
+# The frozen 0.2.0 install script is what the update from 0.1.0 made of 0.2.0.
+q "$OLD020" "CREATE EXTENSION kpreco VERSION '0.2.0'" >/dev/null
+q "$OLD020" "$SCHEMA" >"$WORK/fresh020.txt"
+q "$OLD020" "DROP EXTENSION kpreco; CREATE EXTENSION kpreco VERSION '0.1.0'; ALTER EXTENSION kpreco UPDATE TO '0.2.0'" >/dev/null
+q "$OLD020" "$SCHEMA" >"$WORK/updated020.txt"
+ok "$(diff "$WORK/updated020.txt" "$WORK/fresh020.txt" | head -n 60 || true)" "" \
+	"0.1.0 updated to 0.2.0 equals the frozen 0.2.0 install ($(wc -l <"$WORK/fresh020.txt") facts compared)"
