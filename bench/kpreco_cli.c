@@ -369,7 +369,7 @@ main(int argc, char **argv)
 			threads, threads == 1 ? "" : "s");
 
 	check(kp_qmatrix_build(&kp_malloc_allocator, item_factors, items.count, params.factors,
-						   &sc.items_q), "quantising item factors");
+						   &sc.items_q, NULL, NULL), "quantising item factors");
 	check(kp_score_scratch_init(&kp_malloc_allocator, items.count, &sc.scratch), "scratch");
 	sc.scores = xrealloc(NULL, (size_t) items.count * sizeof(float) + 1);
 	if (compare)

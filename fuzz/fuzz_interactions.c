@@ -313,7 +313,7 @@ train_and_score(fuzz_allocator *alloc, const kp_csr *user_items, const kp_csr *i
 			FUZZ_CHECK(isfinite(user_factors[k]));
 		for (k = 0; k < (size_t) user_items->n_cols * 2; k++)
 			FUZZ_CHECK(isfinite(item_factors[k]));
-		if (kp_qmatrix_build(&alloc->base, item_factors, user_items->n_cols, 2, &Q) == KP_OK)
+		if (kp_qmatrix_build(&alloc->base, item_factors, user_items->n_cols, 2, &Q, NULL, NULL) == KP_OK)
 		{
 			if (kp_score_scratch_init(&alloc->base, user_items->n_cols, &scratch) == KP_OK)
 			{

@@ -42,9 +42,14 @@ typedef struct kp_qmatrix
 	int32_t		n_tiny_rows;	/* nonzero rows whose bounds would underflow */
 } kp_qmatrix;
 
-/* Quantises F (n_rows × n_cols, row-major). */
+/*
+ * Quantises F (n_rows × n_cols, row-major).  Calls interrupt (if not NULL)
+ * every 65,536 rows; KP_ECANCELLED, with nothing left allocated, when it
+ * returns nonzero.
+ */
 kp_status	kp_qmatrix_build(const kp_allocator *alloc, const float *F,
-							 int32_t n_rows, int32_t n_cols, kp_qmatrix *out);
+							 int32_t n_rows, int32_t n_cols, kp_qmatrix *out,
+							 kp_interrupt_fn interrupt, void *interrupt_arg);
 void		kp_qmatrix_free(const kp_allocator *alloc, kp_qmatrix *q);
 size_t		kp_qmatrix_bytes(int32_t n_rows, int32_t n_cols);
 

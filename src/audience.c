@@ -115,7 +115,7 @@ prepare_user_scan(KpServingModel *s)
 		return;
 	kpreco_allocator_init(&alloc, s->context);
 	if (kp_qmatrix_build(&alloc, s->model.user_factors, s->model.n_users, s->model.factors,
-						 &s->users_q) != KP_OK ||
+						 &s->users_q, kpreco_check_interrupts, NULL) != KP_OK ||
 		(s->user_scratch.lower == NULL &&
 		 kp_score_scratch_init(&alloc, s->model.n_users, &s->user_scratch) != KP_OK))
 		ereport(ERROR,
@@ -216,7 +216,8 @@ prepare_user_similarity(KpServingModel *s)
 			out[d] = norm > 0 ? (float) (v[d] / norm) : 0.0f;
 	}
 	kpreco_allocator_init(&alloc, s->context);
-	if (kp_qmatrix_build(&alloc, s->user_unit, m->n_users, f, &s->user_unit_q) != KP_OK ||
+	if (kp_qmatrix_build(&alloc, s->user_unit, m->n_users, f, &s->user_unit_q,
+						 kpreco_check_interrupts, NULL) != KP_OK ||
 		(s->user_scratch.lower == NULL &&
 		 kp_score_scratch_init(&alloc, m->n_users, &s->user_scratch) != KP_OK))
 		ereport(ERROR,

@@ -312,7 +312,8 @@ prepare_serving(KpServingModel *s)
 
 	/* ease scores by summing rows of its item-item weights: no int8 copy */
 	if ((m->algorithm != KP_ALGO_EASE &&
-		 kp_qmatrix_build(&alloc, m->item_factors, m->n_items, f, &s->items_q) != KP_OK) ||
+		 kp_qmatrix_build(&alloc, m->item_factors, m->n_items, f, &s->items_q,
+						  kpreco_check_interrupts, NULL) != KP_OK) ||
 		kp_score_scratch_init(&alloc, m->n_items, &s->scratch) != KP_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -355,7 +356,8 @@ prepare_similarity(KpServingModel *s)
 			out[d] = norm > 0 ? (float) (v[d] / norm) : 0.0f;
 	}
 	kpreco_allocator_init(&alloc, s->context);
-	if (kp_qmatrix_build(&alloc, unit, m->n_items, f, &s->item_unit_q) != KP_OK)
+	if (kp_qmatrix_build(&alloc, unit, m->n_items, f, &s->item_unit_q,
+						 kpreco_check_interrupts, NULL) != KP_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory preparing kpreco model \"%s\"", s->name)));

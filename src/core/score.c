@@ -76,9 +76,13 @@ quantise_row(const float *row, int32_t n_cols, int8_t *block, int32_t lane)
 	return max_abs / 127.0f;
 }
 
+/* Rows quantised between interrupt checks. */
+#define ROWS_PER_CHECK 65536
+
 kp_status
 kp_qmatrix_build(const kp_allocator *alloc, const float *F,
-				 int32_t n_rows, int32_t n_cols, kp_qmatrix *out)
+				 int32_t n_rows, int32_t n_cols, kp_qmatrix *out,
+				 kp_interrupt_fn interrupt, void *interrupt_arg)
 {
 	int32_t		n_blocks;
 	size_t		padded;
@@ -116,6 +120,9 @@ kp_qmatrix_build(const kp_allocator *alloc, const float *F,
 	{
 		const float *row = F + (size_t) pos * n_cols;
 
+		if (pos % ROWS_PER_CHECK == 0 && interrupt != NULL && interrupt(interrupt_arg))
+			goto cancelled;
+
 		norms[pos].norm = sqrtf(kp_dot(row, row, n_cols));
 		norms[pos].row = pos;
 	}
@@ -125,6 +132,9 @@ kp_qmatrix_build(const kp_allocator *alloc, const float *F,
 	{
 		int32_t		row = norms[pos].row;
 		int32_t		block = pos / KP_SCORE_BLOCK;
+
+		if (pos % ROWS_PER_CHECK == 0 && interrupt != NULL && interrupt(interrupt_arg))
+			goto cancelled;
 
 		out->row_at[pos] = row;
 		out->position_of[row] = pos;
@@ -138,6 +148,11 @@ kp_qmatrix_build(const kp_allocator *alloc, const float *F,
 	}
 	kp_free(alloc, norms);
 	return KP_OK;
+
+cancelled:
+	kp_free(alloc, norms);
+	kp_qmatrix_free(alloc, out);
+	return KP_ECANCELLED;
 }
 
 void

@@ -78,7 +78,7 @@ check_case(const char *name, const float *F, const float *x, int32_t n, int32_t 
 	int32_t		want;
 	int			same;
 
-	if (kp_qmatrix_build(&kp_malloc_allocator, F, n, f, &Q) != KP_OK ||
+	if (kp_qmatrix_build(&kp_malloc_allocator, F, n, f, &Q, NULL, NULL) != KP_OK ||
 		kp_score_scratch_init(&kp_malloc_allocator, n, &scratch) != KP_OK)
 	{
 		unit_ok(0, "%s: allocation", name);
@@ -99,9 +99,31 @@ check_case(const char *name, const float *F, const float *x, int32_t n, int32_t 
 	return same;
 }
 
+static int
+cancel_on_second_check(void *arg)
+{
+	return ++*(int *) arg >= 2;
+}
+
+/* Building the int8 copy of a big matrix stops when asked, leaving nothing. */
+static void
+test_build_cancelled(void)
+{
+	int32_t		n = 200000;
+	float	   *F = calloc((size_t) n * 4, sizeof(float));
+	kp_qmatrix	Q;
+	int			calls = 0;
+
+	unit_ok(kp_qmatrix_build(&kp_malloc_allocator, F, n, 4, &Q, cancel_on_second_check, &calls) ==
+			KP_ECANCELLED && calls == 2 && Q.codes == NULL,
+			"quantising 200,000 rows is cancelled at the second check");
+	free(F);
+}
+
 int
 main(void)
 {
+	test_build_cancelled();
 	int32_t		sizes[][2] = {{1, 1}, {15, 3}, {16, 64}, {17, 13}, {1000, 64}, {5003, 32}, {20000, 64}};
 	int			s;
 	int			trial;
