@@ -130,16 +130,16 @@ SELECT is((SELECT kpreco.model_info(kpreco.train_agg(1, 1, 1, '{"factors": 1, "i
 		   -> 'options' ->> 'seed'), '9223372036854775807', 'the largest seed is kept exactly');
 
 -- Too large for kpreco.max_training_memory: refused before any work.
-SET LOCAL kpreco.max_training_memory = '1MB';
+SET LOCAL kpreco.max_training_memory = '4MB';
 SET LOCAL statement_timeout = '20s';
 SELECT throws_like($$SELECT kpreco.train('tap_bad', 'SELECT u AS user_id, u % 1000 AS course_id FROM generate_series(1, 30000) u', '{"factors": 1024, "iterations": 1000}')$$,
-	'training needs about % MB, more than kpreco.max_training_memory (1 MB)', 'a training too large is refused');
+	'training needs about % MB, more than kpreco.max_training_memory (4 MB)', 'a training too large is refused');
 SELECT is(pg_temp.error_of($$SELECT kpreco.train('tap_bad', 'SELECT u AS user_id, u % 1000 AS course_id FROM generate_series(1, 30000) u', '{"factors": 1024, "iterations": 1000}')$$)
 		  - 'message' - 'detail',
 	'{"sqlstate": "54000", "hint": "Raise kpreco.max_training_memory, use fewer factors, or train on fewer interactions."}',
 	'with SQLSTATE 54000 and a hint');
 SELECT throws_like($$SELECT kpreco.train('tap_bad', 'SELECT u AS user_id, u % 1000 AS course_id FROM generate_series(1, 200000) u', '{"factors": 1}')$$,
-	'the interactions need about % MB, more than kpreco.max_training_memory (1 MB)', 'too many rows are refused while collecting them');
+	'the interactions need about % MB, more than kpreco.max_training_memory (4 MB)', 'too many rows are refused while collecting them');
 RESET statement_timeout;
 RESET kpreco.max_training_memory;
 

@@ -96,7 +96,7 @@ SELECT kpreco.train('threads', 'enrollments', '{"factors": 8, "iterations": 5, "
 SELECT count(*) AS recommended FROM kpreco.recommend(1, 3, 'threads');
 RESET kpreco.blas_threads;
 -- A training larger than kpreco.max_training_memory is refused before it starts.
-SET kpreco.max_training_memory = '1MB';
+SET kpreco.max_training_memory = '4MB';
 SELECT kpreco.train('too_big', 'SELECT u AS user_id, u % 500 AS course_id FROM generate_series(1, 20000) u',
 	'{"factors": 64}');
 \echo :LAST_ERROR_SQLSTATE

@@ -13,6 +13,8 @@ static const int64_t user_ids[] = {10, 20, 30};
 static const int64_t item_ids[] = {1, 2, 3, 4};
 static const float user_factors[] = {1, 2, 3, 4, 5, 6};
 static const float item_factors[] = {1, 0, 0, 1, 1, 1, 2, 2};
+/* an ease model's course vectors: B, one entry per course */
+static const float item_weights[] = {0, 1, 2, 3, 1, 0, 1, 2, 2, 1, 0, 1, 3, 2, 1, 0};
 static const int64_t seen_indptr[] = {0, 2, 3, 5};
 static const int32_t seen_items[] = {0, 1, 2, 0, 3};
 
@@ -33,7 +35,7 @@ base_model(uint32_t algorithm)
 	m.user_ids = user_ids;
 	m.item_ids = item_ids;
 	m.user_factors = user_factors;
-	m.item_factors = item_factors;
+	m.item_factors = algorithm == KP_ALGO_EASE ? item_weights : item_factors;
 	m.seen_indptr = seen_indptr;
 	m.seen_items = seen_items;
 	return m;
