@@ -69,9 +69,8 @@ typedef enum kp_algorithm
 	KP_ALGO_POPULAR = 5
 } kp_algorithm;
 
-/* Each algorithm's header field factors for its latent dimension. */
+/* bpr's header field factors for its latent dimension (als: kp_als.h). */
 #define KP_BPR_VECTOR_DIMS(f) ((f) + 1)
-#define KP_ALS_VECTOR_DIMS(f) ((f) + 2)
 
 /* A model's fields; array pointers refer into the serialised buffer. */
 typedef struct kp_model

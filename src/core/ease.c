@@ -219,7 +219,8 @@ accumulate_gram(const kp_csr *item_users, double *A, int64_t *cursor,
 		limit = first + width;
 
 		/* gather each user's items, in increasing order */
-		memcpy(position, start, (size_t) width * sizeof(int64_t));
+		for (u = 0; u < width; u++)
+			position[u] = start[u];
 		for (i = 0; i < n; i++)
 		{
 			int64_t		k;
@@ -234,7 +235,8 @@ accumulate_gram(const kp_csr *item_users, double *A, int64_t *cursor,
 		}
 
 		/* add the block, one column of A (one item) at a time */
-		memcpy(position, start, (size_t) width * sizeof(int64_t));
+		for (u = 0; u < width; u++)
+			position[u] = start[u];
 		for (i = 0; i < n; i++)
 		{
 			double	   *column = A + (size_t) i * n;
