@@ -32,6 +32,19 @@ def main():
             unit = f" {r['unit']}" if r["unit"] else ""
             status = r["status"] if r["status"] == "met" else f"**{r['status']}**"
             print(f"| {r['section']} | {r['metric']} | {r['value']}{unit} | {r['target']}{unit} | {status} |")
+        missed = [r for r in targets if r["status"] != "met"]
+        print()
+        if missed:
+            print(f"**{len(missed)} of {len(targets)} targets NOT met:**\n")
+            for r in missed:
+                unit = f" {r['unit']}" if r["unit"] else ""
+                print(f"- {r['section']} {r['metric']}: {r['value']}{unit}, target {r['target']}{unit} "
+                      f"({r['status']})")
+        else:
+            print(f"All {len(targets)} targets met.")
+
+    quality_table(rows)
+    training_table(rows)
 
     sections = []
     for r in rows:
@@ -46,6 +59,61 @@ def main():
         for r in rows:
             if r["section"] == s:
                 print(f"| {r['metric']} | {r['value']} | {r['unit']} | {r['target']} | {r['status']} |")
+
+
+def by_section(rows, prefix, exclude=()):
+    """{section: {metric: value}} for sections starting with prefix, in order."""
+    out = {}
+    for r in rows:
+        s = r["section"]
+        if s.startswith(prefix) and s not in exclude:
+            out.setdefault(s, {})[r["metric"]] = r["value"]
+    return out
+
+
+QUALITY_NAMES = {"quality-cg": "ials (CG)", "quality-cholesky": "ials (Cholesky)"}
+
+
+def quality_table(rows):
+    """ml-100k figures of every algorithm: recbench's, and kpreco.evaluate()'s agreement."""
+    models = by_section(rows, "quality-", exclude=("quality-targets",))
+    if not models:
+        return
+    print("\n## Quality by algorithm (ml-100k, top 10)\n")
+    print("Scored by recbench.py (the reference harness); the last columns are from kpreco.evaluate() in SQL.")
+    print("train s: the whole kpreco.train() statement; train CPU s: CPU time of its backend.\n")
+    print("| model | options | train s | train CPU s | P@10 | R@10 | NDCG@10 | MAP@10 | coverage@10 "
+          "| evaluate() NDCG@10 | largest difference | RMSE | MAE |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for s, m in models.items():
+        name = QUALITY_NAMES.get(s, s[len("quality-"):])
+        if "auto_chosen" in m:
+            name += f" (chose {m['auto_chosen']})"
+        cells = [name, f"`{m['options']}`" if m.get("options") else "", m.get("train_statement_seconds", ""),
+                 m.get("train_backend_cpu_seconds", "")]
+        cells += [m.get(k, "") for k in ("precision@10", "recall@10", "ndcg@10", "map@10", "coverage@10")]
+        cells += [m.get(k, "") for k in ("evaluate_ndcg@10", "max_abs_diff_recbench_evaluate",
+                                         "evaluate_rmse", "evaluate_mae")]
+        print("| " + " | ".join(c if c != "" else "–" for c in cells) + " |")
+
+
+def training_table(rows):
+    """Training time of the algorithms other than ials at scale."""
+    runs = {s: m for s, m in by_section(rows, "training-").items() if "train_statement_seconds" in m}
+    if not runs:
+        return
+    print("\n## Training time by algorithm (synthetic data, 1 BLAS thread)\n")
+    print("| run | users | courses | train rows | train s (statement) | train CPU s | model bytes "
+          "| private memory peak MiB | NDCG@10 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for s, m in runs.items():
+        name = "ials (training-cg)" if s == "training-cg" else s[len("training-"):]
+        cells = [name] + [m.get(k, "") for k in (
+            "n_users", "n_courses", "n_interactions", "train_statement_seconds", "train_backend_cpu_seconds",
+            "model_bytes",
+            "private_memory_increase_sampled_max")]
+        cells.append(m.get("evaluate_ndcg@10", m.get("ndcg@10", "")))
+        print("| " + " | ".join(c if c != "" else "–" for c in cells) + " |")
 
 
 if __name__ == "__main__":
