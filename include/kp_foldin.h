@@ -73,4 +73,26 @@ kp_status	kp_foldin(const float *item_vectors, int32_t n_items, int32_t dims,
 					  int32_t n, float alpha, float regularization, float *x,
 					  void *workspace, kp_interrupt_fn interrupt, void *interrupt_arg);
 
+/*
+ * The same solve for a few courses through the Sherman-Morrison-Woodbury
+ * identity (Woodbury 1950): with P = G⁻¹, computed once per model, and
+ * A = G + U Uᵀ where the rows of U are √(c − 1)·y of the given courses,
+ *     x = z − W (I + U Wᵀ)⁻¹ U z,   z = P b,   W = U P,
+ * which costs O(f²n + f n² + n³) instead of forming and factoring A,
+ * O(f³).  Same inputs, caps and result as kp_foldin, to rounding.
+ * n <= KP_FOLDIN_LOWRANK_MAX; items and weights as for kp_foldin; gram is
+ * G itself (for the confidence cap), gram_inverse from
+ * kp_foldin_gram_inverse.  Runs in microseconds: no interrupt callback.
+ */
+#define KP_FOLDIN_LOWRANK_MAX 64
+
+/* P = G⁻¹ (dims × dims doubles, full) by Cholesky; KP_ENUMERIC if G is not positive definite. */
+kp_status	kp_foldin_gram_inverse(const float *gram, int32_t dims, double *inverse);
+size_t		kp_foldin_inverse_workspace_bytes(int32_t dims);
+size_t		kp_foldin_lowrank_workspace_bytes(int32_t dims, int32_t n);
+kp_status	kp_foldin_lowrank(const float *item_vectors, int32_t n_items, int32_t dims,
+							  const float *gram, const double *gram_inverse,
+							  const int32_t *items, const float *weights, int32_t n,
+							  float alpha, float *x, void *workspace);
+
 #endif							/* KP_FOLDIN_H */

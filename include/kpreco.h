@@ -107,6 +107,9 @@ typedef struct KpServingModel
 	int64	   *course_users_indptr;	/* training users of each course */
 	int32	   *course_users;
 	float	   *gram;			/* YᵀY + λI of the course vectors (fold-in) */
+	double	   *gram_inverse;	/* its inverse, for folding in a few courses */
+	float		foldin_alpha;	/* alpha and λ of the model's options */
+	float		foldin_regularization;
 	MemoryContext context;		/* owns all of the above */
 } KpServingModel;
 

@@ -225,12 +225,29 @@ kpreco_recommend_for_courses(PG_FUNCTION_ARGS)
 			float		alpha;
 			float		regularization;
 			float	   *gram = MemoryContextAlloc(s->context, sizeof(float) * (Size) m->factors * m->factors);
+			double	   *inverse = MemoryContextAlloc(s->context, kp_foldin_inverse_workspace_bytes(m->factors));
 
 			model_foldin_params(m, &alpha, &regularization);
 			kp_ials_gram(m->item_factors, m->n_items, m->factors, regularization, gram);
+			kpreco_report_status(kp_foldin_gram_inverse(gram, m->factors, inverse),
+								 "inverting the Gram matrix of the course vectors");
+			s->foldin_alpha = alpha;
+			s->foldin_regularization = regularization;
 			s->gram = gram;
+			s->gram_inverse = inverse;
 		}
-		fold_in(m, s->gram, &given, x);
+		if (given.n <= KP_FOLDIN_LOWRANK_MAX)
+		{
+			void	   *workspace = palloc(kp_foldin_lowrank_workspace_bytes(m->factors, given.n));
+
+			kpreco_report_status(kp_foldin_lowrank(m->item_factors, m->n_items, m->factors, s->gram,
+												   s->gram_inverse, given.items, given.weights,
+												   given.n, s->foldin_alpha, x, workspace),
+								 "folding in the courses");
+			pfree(workspace);
+		}
+		else
+			fold_in(m, s->gram, &given, x);
 		n = kp_score_topk(&s->items_q, m->item_factors, x, given.items, given.n, k,
 						  &s->scratch, s->top_index, s->top_score);
 	}

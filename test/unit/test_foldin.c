@@ -580,9 +580,74 @@ test_cancellation(void)
 	free(items);
 }
 
+/* The Woodbury path gives kp_foldin's vector for few courses. */
+static void
+test_lowrank(void)
+{
+	int32_t		n_items = 300;
+	int			f = 32;
+	float	   *Y = malloc(sizeof(float) * n_items * f);
+	float	   *G = malloc(sizeof(float) * f * f);
+	double	   *P = malloc(kp_foldin_inverse_workspace_bytes(f));
+	void	   *workspace = malloc(kp_foldin_workspace_bytes(f));
+	void	   *small = malloc(kp_foldin_lowrank_workspace_bytes(f, KP_FOLDIN_LOWRANK_MAX));
+	int32_t		items[KP_FOLDIN_LOWRANK_MAX];
+	float		weights[KP_FOLDIN_LOWRANK_MAX];
+	float		x[32];
+	float		x_low[32];
+	int			sizes[] = {1, 2, 3, 10, 64};
+	int			s;
+	int			i;
+
+	random_vectors(Y, (size_t) n_items * f, 1.0);
+	kp_ials_gram(Y, n_items, f, 0.05f, G);
+	unit_ok(kp_foldin_gram_inverse(G, f, P) == KP_OK, "the Gram matrix inverts");
+	for (s = 0; s < 5; s++)
+	{
+		double		worst = 0;
+		int			k;
+
+		for (i = 0; i < sizes[s]; i++)
+		{
+			items[i] = (i * 37 + 11) % n_items;
+			weights[i] = 0.5f + (float) (i % 4);
+		}
+		weights[0] = sizes[s] > 1 ? 0.0f : weights[0];
+		kp_foldin(Y, n_items, f, G, items, weights, sizes[s], 3.0f, 0.05f, x, workspace, NULL, NULL);
+		unit_ok(kp_foldin_lowrank(Y, n_items, f, G, P, items, weights, sizes[s], 3.0f, x_low, small) == KP_OK,
+				"%d courses through Woodbury", sizes[s]);
+		for (k = 0; k < f; k++)
+		{
+			double		scale = fabs(x[k]) > 1e-3 ? fabs(x[k]) : 1e-3;
+			double		error = fabs((double) x_low[k] - x[k]) / scale;
+
+			if (error > worst)
+				worst = error;
+		}
+		unit_ok(worst < 1e-3, "%d courses: the vector kp_foldin solves (error %.2g)", sizes[s], worst);
+	}
+	weights[0] = 1e30f;
+	kp_foldin(Y, n_items, f, G, items, weights, 3, 3.0f, 0.05f, x, workspace, NULL, NULL);
+	kp_foldin_lowrank(Y, n_items, f, G, P, items, weights, 3, 3.0f, x_low, small);
+	unit_ok(isfinite(x_low[0]) && fabs(x_low[0] - x[0]) <= 1e-3 * (fabs(x[0]) + 1e-3),
+			"a huge weight is capped alike");
+	unit_ok(kp_foldin_lowrank(Y, n_items, f, G, P, items, weights, KP_FOLDIN_LOWRANK_MAX + 1, 3.0f,
+							  x_low, small) == KP_EINVAL, "more courses than the low-rank limit are refused");
+	weights[0] = 0.0f;
+	weights[1] = 0.0f;
+	unit_ok(kp_foldin_lowrank(Y, n_items, f, G, P, items, weights, 2, 3.0f, x_low, small) == KP_OK &&
+			x_low[0] == 0 && x_low[f - 1] == 0, "only zero weights give the zero vector");
+	free(Y);
+	free(G);
+	free(P);
+	free(workspace);
+	free(small);
+}
+
 int
 main(void)
 {
+	test_lowrank();
 	test_against_reference();
 	test_training_users();
 	test_edge_cases();
