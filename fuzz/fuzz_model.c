@@ -11,9 +11,11 @@
  * exact top-k results for its users, and survive removing a user.
  */
 #include "fuzz.h"
+#include "kp_ease.h"
 #include "kp_idmap.h"
 #include "kp_model.h"
 #include "kp_model_edit.h"
+#include "kp_topk.h"
 
 #define MODE_BASE64 1
 #define MODE_RESEAL 2
@@ -56,6 +58,8 @@ check_base64_round_trip(const uint8_t *text, size_t len, const unsigned char *de
 	free(encoded);
 }
 
+static void check_ease_serving(const kp_model *m, int32_t k);
+
 static void
 check_serving(const kp_model *m, unsigned k_choice)
 {
@@ -77,6 +81,12 @@ check_serving(const kp_model *m, unsigned k_choice)
 	kp_idmap_free(&users);
 	kp_idmap_free(&items);
 
+	if (m->algorithm == KP_ALGO_EASE)
+	{
+		check_ease_serving(m, k);
+		FUZZ_CHECK(alloc.live == 0);
+		return;
+	}
 	FUZZ_CHECK(kp_qmatrix_build(&alloc.base, m->item_factors, m->n_items, m->factors, &Q, NULL, NULL) == KP_OK);
 	FUZZ_CHECK(kp_score_scratch_init(&alloc.base, m->n_items, &scratch) == KP_OK);
 	/* the first users, the last one, and an unknown user (no factors excluded) */
@@ -97,6 +107,43 @@ check_serving(const kp_model *m, unsigned k_choice)
 	kp_score_scratch_free(&alloc.base, &scratch);
 	kp_qmatrix_free(&alloc.base, &Q);
 	FUZZ_CHECK(alloc.live == 0);
+}
+
+/*
+ * An ease model has no user vectors: a user's scores are the sum of the
+ * rows of B over the user's training courses; the top k of them, without
+ * those courses, are finite, distinct and in order.
+ */
+static void
+check_ease_serving(const kp_model *m, int32_t k)
+{
+	float	   *scores = malloc(sizeof(float) * (size_t) m->n_items);
+	int32_t    *index = malloc(sizeof(int32_t) * (size_t) k);
+	float	   *top = malloc(sizeof(float) * (size_t) k);
+	int32_t		u;
+
+	FUZZ_CHECK(scores != NULL && index != NULL && top != NULL);
+	for (u = 0; u < m->n_users && u < 3; u++)
+	{
+		const int32_t *seen = m->seen_items + m->seen_indptr[u];
+		int32_t		n_seen = (int32_t) (m->seen_indptr[u + 1] - m->seen_indptr[u]);
+		int32_t		n;
+		int32_t		i;
+
+		kp_ease_scores(m->item_factors, m->n_items, seen, NULL, n_seen, scores);
+		for (i = 0; i < n_seen; i++)
+			scores[seen[i]] = -INFINITY;
+		n = kp_topk(scores, m->n_items, k, index, top);
+		FUZZ_CHECK(n <= k && n <= m->n_items - n_seen);
+		for (i = 0; i < n; i++)
+		{
+			FUZZ_CHECK(index[i] >= 0 && index[i] < m->n_items && top[i] > -INFINITY);
+			FUZZ_CHECK(i == 0 || top[i] <= top[i - 1]);
+		}
+	}
+	free(scores);
+	free(index);
+	free(top);
 }
 
 /* Removing a user from a private copy gives a model that reads back. */

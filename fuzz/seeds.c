@@ -240,6 +240,58 @@ model_seeds(void)
 	trained_model();
 }
 
+/* One small model of each algorithm of format 2, in the layout kp_model.h gives. */
+static void
+format_2_models(void)
+{
+	static const struct
+	{
+		const char *name;
+		uint32_t	algorithm;
+		const char *options;
+	}			models[] = {
+		{"bpr", KP_ALGO_BPR, "{\"algorithm\": \"bpr\", \"factors\": 2, \"epochs\": 3}"},
+		{"als", KP_ALGO_ALS, "{\"algorithm\": \"als\", \"factors\": 1}"},
+		{"popular", KP_ALGO_POPULAR, "{\"algorithm\": \"popular\"}"},
+		{"ease", KP_ALGO_EASE, "{\"algorithm\": \"ease\", \"regularization\": 200}"},
+	};
+	int64_t		user_ids[] = {-3, 5, 8, 1000};
+	int64_t		item_ids[] = {1, 2, 30, 400, 5000};
+	int64_t		seen_indptr[] = {0, 2, 3, 3, 6};
+	int32_t		seen_items[] = {0, 3, 1, 0, 2, 4};
+	float		factors[5 * 5];
+	size_t		i;
+	size_t		j;
+	char		name[64];
+
+	for (j = 0; j < sizeof(factors) / sizeof(factors[0]); j++)
+		factors[j] = (float) ((int) (j * 7 % 11) - 5) / 4.0f;
+	for (i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+	{
+		kp_model	m;
+
+		memset(&m, 0, sizeof(m));
+		m.algorithm = models[i].algorithm;
+		m.n_users = 4;
+		m.n_items = 5;
+		m.factors = models[i].algorithm == KP_ALGO_EASE ? 5 :
+			models[i].algorithm == KP_ALGO_POPULAR ? 1 :
+			models[i].algorithm == KP_ALGO_ALS ? 3 : 3;
+		m.options_json = models[i].options;
+		m.options_len = (uint32_t) strlen(models[i].options);
+		m.nnz = 6;
+		m.rows_read = 6;
+		m.user_ids = user_ids;
+		m.item_ids = item_ids;
+		m.user_factors = factors;
+		m.item_factors = factors;
+		m.seen_indptr = seen_indptr;
+		m.seen_items = seen_items;
+		snprintf(name, sizeof(name), "format2-%s", models[i].name);
+		write_model_seeds(name, &m, 1);
+	}
+}
+
 static void
 option_seeds(void)
 {
@@ -259,6 +311,11 @@ option_seeds(void)
 		{"utf8", "{\"weight_column\": \"\xe6\x9d\x83\xe9\x87\x8d\", \"solver\": \"cg\"}"},
 		{"jsonb-text", "{\"seed\": 7, \"alpha\": 5, \"solver\": \"cholesky\", \"factors\": 3, "
 		"\"iterations\": 20, \"regularization\": 0.1}"},
+		{"bpr", "{\"algorithm\": \"bpr\", \"factors\": 32, \"epochs\": 50, \"learning_rate\": 0.05, \"regularization\": 0.001}"},
+		{"als", "{\"algorithm\": \"als\", \"missing_weight\": 0, \"iterations\": 10}"},
+		{"ease", "{\"algorithm\": \"ease\", \"regularization\": 500}"},
+		{"auto", "{\"algorithm\": \"auto\", \"keep_versions\": 2}"},
+		{"not-applicable", "{\"algorithm\": \"popular\", \"alpha\": 2}"},
 	};
 	size_t		i;
 	char		name[64];
@@ -373,6 +430,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	model_seeds();
+	format_2_models();
 	option_seeds();
 	interaction_seeds();
 	return 0;

@@ -114,8 +114,10 @@ size_t		kp_model_bytes(const kp_model *m);
 
 /*
  * Writes m into buf (size == kp_model_bytes(m), 8-byte aligned), including
- * the checksum; bytes 0..3 are left as they are.  m->format_version is
- * ignored: kp_model_format_for(m->algorithm) is written.  KP_EINVAL for a wrong size or
+ * the checksum; bytes 0..3 are left as they are.  The version written is
+ * m->format_version when it can hold the algorithm and is not newer than
+ * KP_MODEL_FORMAT_VERSION (a value read and written again keeps its bytes),
+ * else kp_model_format_for(m->algorithm).  KP_EINVAL for a wrong size or
  * alignment, a big-endian host, or header fields kp_model_read would reject.
  * Calls interrupt (if not NULL) every few MB written; KP_ECANCELLED, with
  * buf half written, when it returns nonzero.

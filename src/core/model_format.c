@@ -375,6 +375,21 @@ copy_section(unsigned char *dst, const void *src, size_t bytes, ticker *t)
 	return KP_OK;
 }
 
+/*
+ * The version a value is written in: the one it was read in (an ials
+ * model of version 2 stays version 2, so that a value read and written
+ * again is the same bytes), else the oldest that can hold its algorithm.
+ */
+static uint32_t
+written_version(const kp_model *m)
+{
+	uint32_t	oldest = kp_model_format_for(m->algorithm);
+
+	if (m->format_version > oldest && m->format_version <= KP_MODEL_FORMAT_VERSION)
+		return m->format_version;
+	return oldest;
+}
+
 kp_status
 kp_model_write(const kp_model *m, void *buf, size_t size,
 			   kp_interrupt_fn interrupt, void *interrupt_arg)
@@ -403,7 +418,7 @@ kp_model_write(const kp_model *m, void *buf, size_t size,
 	if (zero_section(p + 4, size - 4, &t) != KP_OK)
 		return KP_ECANCELLED;
 	put_u32(p + 4, KP_MODEL_MAGIC);
-	put_u32(p + 8, kp_model_format_for(m->algorithm));
+	put_u32(p + 8, written_version(m));
 	put_u32(p + 12, m->algorithm);
 	put_u32(p + 16, (uint32_t) m->n_users);
 	put_u32(p + 20, (uint32_t) m->n_items);
