@@ -55,7 +55,7 @@ unit: $(UNIT_BINS)
 
 # Standalone trainer/recommender over TSV files, for benchmarks: core only.
 CLI_SRCS = src/core/core.c src/core/sparse.c src/core/idmap.c src/core/ials.c \
-	src/core/topk.c src/core/score.c
+	src/core/topk.c src/core/score.c src/core/batch.c
 EXTRA_CLEAN += bench/kpreco_cli
 
 .PHONY: cli

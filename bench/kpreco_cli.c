@@ -2,9 +2,11 @@
  * kpreco_cli.c -- trains kpreco's iALS core on a TSV file and writes top-10
  * recommendations, to measure quality and speed without a server.
  *
- *   kpreco_cli TRAIN.tsv --out RECS.tsv [--factors N] [--iterations N]
+ *   kpreco_cli TRAIN.tsv [--out RECS.tsv] [--factors N] [--iterations N]
  *       [--regularization X] [--alpha X] [--solver cg|cholesky] [--cg-steps N]
  *       [--seed N] [--threads N] [--use-values] [--compare-scorers]
+ *       [--batch-topk] [--repeat N]
+ *   kpreco_cli --sgemm-peak [--size N] [--repeat N] [--threads N]
  *
  * TRAIN.tsv: user_id <TAB> item_id <TAB> value [<TAB> ts], no header.  Every
  * distinct (user, item) pair gets weight 1 unless --use-values (then values
@@ -13,6 +15,20 @@
  * by kp_score_topk as the server does.  --compare-scorers also times the
  * plain scan (cblas_sgemv over every item + kp_topk) for every user and
  * counts users whose top 10 differ between the two.
+ *
+ * --batch-topk times kp_batch_topk (what kpreco.recommend_all runs) for
+ * the top 10 of every training user, training courses excluded, best of
+ * --repeat runs (default 3), and the same sequence of sgemm calls alone
+ * (its KP_BATCH_USERS × KP_BATCH_ITEMS blocks, no scan), and prints
+ * "key<TAB>value" lines on stdout: seconds and GFLOP/s, counting
+ * 2·users·courses·factors floating-point operations, and the sum of the
+ * user and course factors (to check they are the server's).  At least one
+ * of --out and --batch-topk is needed.
+ *
+ * --sgemm-peak needs no data: it times cblas_sgemm of two N × N matrices
+ * (default 4096), best of --repeat runs (default 3), with --threads BLAS
+ * threads (default 1), and prints "key<TAB>value" lines: the size, the
+ * best and median seconds and the GFLOP/s of the best (2·N³ operations).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -24,6 +40,7 @@
 
 #include <cblas.h>
 
+#include "kp_batch.h"
 #include "kp_core.h"
 #include "kp_ials.h"
 #include "kp_score.h"
@@ -229,6 +246,178 @@ compare_scorers(scorers *sc, const kp_csr *user_items, const float *user_factors
 	free(pruned_count);
 }
 
+static int
+compare_double(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* Sorts the n timings and returns the median (times[0] is then the best). */
+static double
+sort_times(double *times, int n)
+{
+	qsort(times, n, sizeof(double), compare_double);
+	return n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+}
+
+/*
+ * --sgemm-peak: C = A·B for N × N matrices of random floats, repeat times;
+ * what one BLAS call reaches on this machine at a size where the kernel,
+ * not memory, is the limit.
+ */
+static int
+sgemm_peak(int n, int repeat, int threads)
+{
+	size_t		count = (size_t) n * n;
+	float	   *a = xrealloc(NULL, count * sizeof(float));
+	float	   *b = xrealloc(NULL, count * sizeof(float));
+	float	   *c = xrealloc(NULL, count * sizeof(float));
+	double	   *times = xrealloc(NULL, sizeof(double) * repeat);
+	double		flops = 2.0 * n * (double) n * n;
+	double		median;
+	uint64_t	state = 88172645463325252ULL;
+	size_t		i;
+	int			r;
+
+	openblas_set_num_threads(threads);
+	for (i = 0; i < count; i++)
+	{
+		/* xorshift64: values in [-1, 1) */
+		state ^= state << 13;
+		state ^= state >> 7;
+		state ^= state << 17;
+		a[i] = (float) ((state >> 40) * 0x1p-23 - 1.0);
+		state ^= state << 13;
+		state ^= state >> 7;
+		state ^= state << 17;
+		b[i] = (float) ((state >> 40) * 0x1p-23 - 1.0);
+	}
+	memset(c, 0, count * sizeof(float));
+	for (r = 0; r < repeat; r++)
+	{
+		double		start = now_seconds();
+
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f,
+					a, n, b, n, 0.0f, c, n);
+		times[r] = now_seconds() - start;
+		fprintf(stderr, "sgemm %d x %d x %d, %d thread%s: %.3f s, %.1f GFLOP/s\n",
+				n, n, n, threads, threads == 1 ? "" : "s", times[r], flops / times[r] * 1e-9);
+	}
+	median = sort_times(times, repeat);
+	printf("sgemm_size\t%d\n", n);
+	printf("sgemm_threads\t%d\n", threads);
+	printf("sgemm_runs\t%d\n", repeat);
+	printf("sgemm_seconds_best\t%.4f\n", times[0]);
+	printf("sgemm_seconds_median\t%.4f\n", median);
+	printf("sgemm_gflops_best\t%.2f\n", flops / times[0] * 1e-9);
+	printf("sgemm_gflops_median\t%.2f\n", flops / median * 1e-9);
+	/* keep the product alive */
+	fprintf(stderr, "checksum %g\n", (double) c[count / 2]);
+	free(a);
+	free(b);
+	free(c);
+	free(times);
+	return 0;
+}
+
+/*
+ * --batch-topk: kp_batch_topk for every user (top 10, training courses
+ * excluded), as kpreco.recommend_all scores them, and the same sgemm calls
+ * alone for comparison.
+ */
+static void
+batch_topk(const kp_csr *user_items, const float *user_factors, const float *item_factors,
+		   int32_t f, int repeat)
+{
+	int32_t		n_users = user_items->n_rows;
+	int32_t		n_items = user_items->n_cols;
+	int32_t    *index = xrealloc(NULL, sizeof(int32_t) * (size_t) n_users * TOP_N + 1);
+	float	   *score = xrealloc(NULL, sizeof(float) * (size_t) n_users * TOP_N + 1);
+	int32_t    *count = xrealloc(NULL, sizeof(int32_t) * (size_t) n_users + 1);
+	float	   *S = xrealloc(NULL, sizeof(float) * KP_BATCH_USERS * KP_BATCH_ITEMS);
+	double	   *times = xrealloc(NULL, sizeof(double) * repeat);
+	double	   *sgemm_times = xrealloc(NULL, sizeof(double) * repeat);
+	double		flops = 2.0 * n_users * (double) n_items * f;
+	double		median;
+	double		sgemm_median;
+	double		user_sum = 0;
+	double		item_sum = 0;
+	int64_t		results = 0;
+	int			r;
+	int32_t		u;
+	size_t		j;
+
+	for (r = 0; r < repeat; r++)
+	{
+		double		start = now_seconds();
+
+		check(kp_batch_topk(&kp_malloc_allocator, user_factors, n_users, NULL, n_users,
+							item_factors, n_items, f, user_items->indptr, user_items->indices,
+							TOP_N, index, score, count, NULL, NULL), "kp_batch_topk");
+		times[r] = now_seconds() - start;
+		fprintf(stderr, "kp_batch_topk, %d users x %d courses x %d factors, top %d: %.3f s, %.1f GFLOP/s\n",
+				n_users, n_items, f, TOP_N, times[r], flops / times[r] * 1e-9);
+	}
+	for (u = 0; u < n_users; u++)
+		results += count[u];
+
+	/* the sgemm calls of kp_batch_topk, nothing else */
+	for (r = 0; r < repeat; r++)
+	{
+		double		start = now_seconds();
+		int32_t		ub;
+
+		for (ub = 0; ub < n_users; ub += KP_BATCH_USERS)
+		{
+			int32_t		nu = n_users - ub < KP_BATCH_USERS ? n_users - ub : KP_BATCH_USERS;
+			int32_t		base;
+
+			for (base = 0; base < n_items; base += KP_BATCH_ITEMS)
+			{
+				int32_t		ni = n_items - base < KP_BATCH_ITEMS ? n_items - base : KP_BATCH_ITEMS;
+
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nu, ni, f, 1.0f,
+							user_factors + (size_t) ub * f, f, item_factors + (size_t) base * f, f,
+							0.0f, S, ni);
+			}
+		}
+		sgemm_times[r] = now_seconds() - start;
+		fprintf(stderr, "its sgemm calls alone (%d x %d blocks): %.3f s, %.1f GFLOP/s\n",
+				KP_BATCH_USERS, KP_BATCH_ITEMS, sgemm_times[r], flops / sgemm_times[r] * 1e-9);
+	}
+
+	for (j = 0; j < (size_t) n_users * f; j++)
+		user_sum += user_factors[j];
+	for (j = 0; j < (size_t) n_items * f; j++)
+		item_sum += item_factors[j];
+	median = sort_times(times, repeat);
+	sgemm_median = sort_times(sgemm_times, repeat);
+	printf("batch_users\t%d\n", n_users);
+	printf("batch_courses\t%d\n", n_items);
+	printf("batch_factors\t%d\n", f);
+	printf("batch_k\t%d\n", TOP_N);
+	printf("batch_rows\t%lld\n", (long long) results);
+	printf("batch_runs\t%d\n", repeat);
+	printf("batch_seconds_best\t%.4f\n", times[0]);
+	printf("batch_seconds_median\t%.4f\n", median);
+	printf("batch_gflops_best\t%.2f\n", flops / times[0] * 1e-9);
+	printf("batch_gflops_median\t%.2f\n", flops / median * 1e-9);
+	printf("batch_sgemm_only_seconds_best\t%.4f\n", sgemm_times[0]);
+	printf("batch_sgemm_only_seconds_median\t%.4f\n", sgemm_median);
+	printf("batch_sgemm_only_gflops_best\t%.2f\n", flops / sgemm_times[0] * 1e-9);
+	printf("user_factor_sum\t%.9g\n", user_sum);
+	printf("course_factor_sum\t%.9g\n", item_sum);
+	free(index);
+	free(score);
+	free(count);
+	free(S);
+	free(times);
+	free(sgemm_times);
+}
+
 static void
 write_recommendations(const char *path, scorers *sc, const kp_csr *user_items,
 					  const kp_idmap *users, const kp_idmap *items,
@@ -265,6 +454,10 @@ main(int argc, char **argv)
 	int			threads = 1;
 	int			use_values = 0;
 	int			compare = 0;
+	int			batch = 0;
+	int			peak = 0;
+	int			peak_size = 4096;
+	int			repeat = 3;
 	scorers		sc;
 	const char *problem;
 	triples		t;
@@ -306,6 +499,14 @@ main(int argc, char **argv)
 			use_values = 1;
 		else if (strcmp(arg, "--compare-scorers") == 0)
 			compare = 1;
+		else if (strcmp(arg, "--batch-topk") == 0)
+			batch = 1;
+		else if (strcmp(arg, "--sgemm-peak") == 0)
+			peak = 1;
+		else if (strcmp(arg, "--size") == 0)
+			peak_size = atoi(option_value(argc, argv, &i));
+		else if (strcmp(arg, "--repeat") == 0)
+			repeat = atoi(option_value(argc, argv, &i));
 		else if (strcmp(arg, "--solver") == 0)
 		{
 			const char *solver = option_value(argc, argv, &i);
@@ -322,13 +523,23 @@ main(int argc, char **argv)
 		else
 			train_path = arg;
 	}
-	if (!train_path || !out_path)
-		die("usage: kpreco_cli TRAIN.tsv --out RECS.tsv [options]", NULL);
+	if (repeat < 1)
+		die("repeat must be at least 1", NULL);
+	if (threads < 1)
+		die("threads must be at least 1", NULL);
+	if (peak)
+	{
+		if (train_path || out_path || batch || compare)
+			die("--sgemm-peak takes no data and no other mode", NULL);
+		if (peak_size < 1 || peak_size > 32768)
+			die("size must be between 1 and 32768", NULL);
+		return sgemm_peak(peak_size, repeat, threads);
+	}
+	if (!train_path || (!out_path && !batch && !compare))
+		die("usage: kpreco_cli TRAIN.tsv --out RECS.tsv | --batch-topk [options]; kpreco_cli --sgemm-peak", NULL);
 	problem = kp_ials_check_params(&params);
 	if (problem)
 		die(problem, NULL);
-	if (threads < 1)
-		die("threads must be at least 1", NULL);
 	openblas_set_num_threads(threads);
 
 	read_tsv(train_path, &t);
@@ -374,10 +585,15 @@ main(int argc, char **argv)
 	sc.scores = xrealloc(NULL, (size_t) items.count * sizeof(float) + 1);
 	if (compare)
 		compare_scorers(&sc, &user_items, user_factors, item_factors, params.factors);
-	start = now_seconds();
-	write_recommendations(out_path, &sc, &user_items, &users, &items,
-						  user_factors, item_factors, params.factors);
-	fprintf(stderr, "recommend %.3f s\n", now_seconds() - start);
+	if (batch)
+		batch_topk(&user_items, user_factors, item_factors, params.factors, repeat);
+	if (out_path)
+	{
+		start = now_seconds();
+		write_recommendations(out_path, &sc, &user_items, &users, &items,
+							  user_factors, item_factors, params.factors);
+		fprintf(stderr, "recommend %.3f s\n", now_seconds() - start);
+	}
 	kp_qmatrix_free(&kp_malloc_allocator, &sc.items_q);
 	kp_score_scratch_free(&kp_malloc_allocator, &sc.scratch);
 	free(sc.scores);

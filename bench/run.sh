@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 #
-# run.sh -- kpreco benchmarks: recommendation quality, training, serving.
+# run.sh -- kpreco benchmarks: recommendation quality, training, serving,
+# serving features (filters, fold-in, audience, similar users, recommend_all).
 #
-#   bash bench/run.sh [quality|training|training-ials|training-algorithms|serving|all]
+#   bash bench/run.sh [quality|training|training-ials|training-algorithms|serving|features|all]
 #                                                        (default: all)
 #
 # Builds and installs the extension (make && make install), starts a
@@ -53,13 +54,13 @@ PYTHON=/usr/bin/python3
 ALS_OPTS='{"factors":64,"iterations":15,"regularization":0.01,"alpha":1.0}'
 
 usage() {
-	sed -n '3,6p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '3,7p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
 WHAT=${1:-all}
 case $WHAT in
-quality | training | training-ials | training-algorithms | serving | all) ;;
+quality | training | training-ials | training-algorithms | serving | features | all) ;;
 -h | --help) usage ;;
 *) usage ;;
 esac
@@ -716,13 +717,25 @@ cpu_jiffies() {
 # busy on the whole machine during the run, in cores: pgbench and its
 # backend account for at most 1).
 run_pgbench() {
-	local db=$1 tag=$2 script=$3 warmup=${4:-} out=$RUN_DIR/$2.pgbench.txt n failed t0 b0 t1 b1
+	run_pgbench_with "$1" "$2" "${4:-}" -f "$3"
+}
+
+# run_pgbench_with DB TAG WARMUP PGBENCH_ARGS...: run_pgbench with any
+# pgbench arguments (several -f scripts, -D definitions); WARMUP empty for
+# no warm-up. Sets LAT_US too: the mean latency in microseconds, from the
+# TPS. With PGBENCH_LOG_PREFIX set, the measured run (not the
+# warm-up) also writes pgbench's per-transaction log there (-l).
+run_pgbench_with() {
+	local db=$1 tag=$2 warmup=$3 out=$RUN_DIR/$2.pgbench.txt n failed t0 b0 t1 b1
+	local -a log=()
+	shift 3
+	[[ -n "${PGBENCH_LOG_PREFIX:-}" ]] && log=(-l "--log-prefix=$PGBENCH_LOG_PREFIX")
 	if [[ -n "$warmup" ]]; then
-		"${PIN_CMD[@]}" "$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T "$PGBENCH_WARMUP" -f "$script" "$db" \
+		"${PIN_CMD[@]}" "$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T "$PGBENCH_WARMUP" "$@" "$db" \
 			>"$out.warmup" 2>&1 || { cat "$out.warmup" >&2; pgc_die "pgbench warm-up failed ($tag)"; }
 	fi
 	read -r t0 b0 < <(cpu_jiffies)
-	"${PIN_CMD[@]}" "$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T "$PGBENCH_SECONDS" -f "$script" "$db" \
+	"${PIN_CMD[@]}" "$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T "$PGBENCH_SECONDS" "${log[@]}" "$@" "$db" \
 		>"$out" 2>&1 || { cat "$out" >&2; pgc_die "pgbench failed ($tag)"; }
 	read -r t1 b1 < <(cpu_jiffies)
 	BUSY=$(calc "$(nproc) * ($b1 - $b0) / ($t1 - $t0)")
@@ -732,6 +745,9 @@ run_pgbench() {
 	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")
 	[[ -n "$TPS" && -n "$LAT" && "${n:-0}" -gt 0 && "${failed:-0}" == 0 ]] ||
 		{ cat "$out" >&2; pgc_die "pgbench output not understood ($tag)"; }
+	# pgbench prints the mean latency to 3 decimals (1 us); with one client
+	# it is 1000 / TPS ms, which LAT_US gives to 0.01 us.
+	LAT_US=$(awk -v t="$TPS" 'BEGIN { printf "%.2f", 1e6 / t }')
 	TPS=$(calc "$TPS") LAT=$(calc "$LAT")
 }
 
@@ -825,6 +841,397 @@ bench_serving() {
 }
 
 # ---------------------------------------------------------------------------
+# 4. Serving features of 0.3.0 on the data of the training section
+# (recbench --synthetic 100000 20000 5000000 1, ials, 64 factors): the
+# latency of each serving call against plain recommend, and recommend_all
+# against the machine's sgemm peak.
+
+FEATURE_MODEL=feat
+FEATURE_CATEGORY_SIZE=500       # candidates: a "category" of 500 courses
+FEATURE_RATIO_TARGET=2          # mean latency at most 2 x plain recommend's
+ALL_PEAK_TARGET=0.40            # recommend_all scoring: >= 40% of the sgemm peak
+SGEMM_PEAK_SIZE=4096            # square sgemm timed for the peak
+
+# The pgbench runs of a round, in order; those of FEATURE_TARGETED have the
+# latency-ratio target.
+FEATURE_QUERIES=(select1 recommend candidates candidates_table exclude exclude_seen_false diversity
+	foldin audience similar_users similar_courses)
+FEATURE_TARGETED=" candidates exclude exclude_seen_false diversity foldin audience similar_users "
+
+# feature_scripts UMIN UMAX CMIN CMAX: the pgbench scripts, in RUN_DIR/features/.
+# Users and courses are drawn uniformly from the model's (dense) ids.
+feature_scripts() {
+	local umin=$1 umax=$2 cmin=$3 cmax=$4 dir=$RUN_DIR/features g ncat ids e
+	local user="\\set u random($umin, $umax)" course="\\set c random($cmin, $cmax)"
+	mkdir -p "$dir"
+	printf 'SELECT 1;\n' >"$dir/select1.pgbench"
+	printf '%s\nSELECT * FROM kpreco.recommend(:u, 10);\n' "$user" >"$dir/recommend.pgbench"
+	# candidates: category g holds the courses with (id - CMIN) % ncat = g,
+	# 500 each; one script per category, pgbench picks one at random for
+	# every transaction. The array is a constant of the prepared statement,
+	# so what is timed is kpreco's work on it (deconstructing the 500 ids,
+	# looking them up, scoring), not parsing it from text.
+	ncat=$(((cmax - cmin + 1) / FEATURE_CATEGORY_SIZE))
+	for ((g = 0; g < ncat; g++)); do
+		ids=$(seq $((cmin + g)) "$ncat" "$cmax" | head -n "$FEATURE_CATEGORY_SIZE" | paste -sd,)
+		printf "%s\nSELECT * FROM kpreco.recommend(:u, 10, candidates => '{%s}'::bigint[]);\n" \
+			"$user" "$ids" >"$dir/candidates-$g.pgbench"
+	done
+	FEATURE_CATEGORIES=$ncat
+	# The same, with the array read from a table in the statement (what an
+	# application without the ids at hand does): for information.
+	printf '%s\n\\set g random(0, %s)\nSELECT * FROM kpreco.recommend(:u, 10, candidates => (SELECT course_ids FROM bench_category WHERE category = :g));\n' \
+		"$user" $((ncat - 1)) >"$dir/candidates_table.pgbench"
+	{
+		printf '%s\n' "$user"
+		for e in 1 2 3 4 5 6 7 8 9 10; do printf '\\set e%s random(%s, %s)\n' "$e" "$cmin" "$cmax"; done
+		printf 'SELECT * FROM kpreco.recommend(:u, 10, exclude => ARRAY[:e1::bigint, :e2::bigint, :e3::bigint, :e4::bigint, :e5::bigint, :e6::bigint, :e7::bigint, :e8::bigint, :e9::bigint, :e10::bigint]);\n'
+	} >"$dir/exclude.pgbench"
+	printf '%s\nSELECT * FROM kpreco.recommend(:u, 10, exclude_seen => false);\n' "$user" >"$dir/exclude_seen_false.pgbench"
+	printf '%s\nSELECT * FROM kpreco.recommend(:u, 10, diversity => 0.3);\n' "$user" >"$dir/diversity.pgbench"
+	printf '\\set a random(%s, %s)\n\\set b random(%s, %s)\n%s\nSELECT * FROM kpreco.recommend_for_courses(ARRAY[:a::bigint, :b::bigint, :c::bigint], k => 10);\n' \
+		"$cmin" "$cmax" "$cmin" "$cmax" "$course" >"$dir/foldin.pgbench"
+	printf '%s\nSELECT * FROM kpreco.audience(:c, 10);\n' "$course" >"$dir/audience.pgbench"
+	printf '%s\nSELECT * FROM kpreco.similar_users(:u, 10);\n' "$user" >"$dir/similar_users.pgbench"
+	# similar_courses: the first C transactions of a connection ask for every
+	# course once, in an order shuffled by permute() (cache misses), the
+	# following ones for random courses (cache hits: the cache holds all 20,000).
+	# The per-transaction log tells them apart.
+	cat >"$dir/similar_courses.pgbench" <<SCRIPT
+\\if :i < $((cmax - cmin + 1))
+\\set c $cmin + permute(:i, $((cmax - cmin + 1)))
+\\else
+$course
+\\endif
+\\set i :i + 1
+SELECT * FROM kpreco.similar_courses(:c, 10);
+SCRIPT
+}
+
+# feature_args WHAT: sets FARGS, the pgbench arguments of run WHAT.
+feature_args() {
+	local dir=$RUN_DIR/features g
+	FARGS=()
+	case $1 in
+	candidates)
+		for ((g = 0; g < FEATURE_CATEGORIES; g++)); do FARGS+=(-f "$dir/candidates-$g.pgbench@1"); done ;;
+	similar_courses) FARGS=(-D i=0 -f "$dir/similar_courses.pgbench") ;;
+	*) FARGS=(-f "$dir/$1.pgbench") ;;
+	esac
+}
+
+# similar_log_stats LOG_PREFIX N: from pgbench's per-transaction log of a
+# similar_courses run (fields: client, transaction number from 1, latency in
+# us, ...), "first_ms miss_mean_us miss_median_us misses hit_mean_us
+# hit_median_us hits": transaction 1 (loads the model, builds the unit
+# vectors), transactions 2 .. N (each other course once: misses) and the
+# rest (hits).
+similar_log_stats() {
+	local prefix=$1 n=$2 first miss hit
+	first=$(cat "$prefix".* | awk '$2 == 1 { printf "%.4f", $3 / 1000 }')
+	# mean, median (us) and count of the latencies (us) on standard input
+	stats() {
+		sort -g | awk '{ a[NR] = $1; s += $1 } END {
+			if (NR == 0) { print "-1 -1 0"; exit }
+			printf "%.2f %.2f %d", s / NR,
+				(NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2, NR }'
+	}
+	miss=$(cat "$prefix".* | awk -v n="$n" '$2 > 1 && $2 <= n { print $3 }' | stats)
+	hit=$(cat "$prefix".* | awk -v n="$n" '$2 > n { print $3 }' | stats)
+	echo "$first $miss $hit"
+}
+
+# recommend_all_round DB TAG [ENFORCE]: in a fresh session with
+# SET kpreco.blas_threads = 1 (the model loaded first by one recommend call),
+# times
+#   SELECT count(*) FROM kpreco.recommend_all(10, MODEL)
+#   CREATE TABLE tonight AS SELECT * FROM kpreco.recommend_all(10, MODEL)
+# (server-side wall time and the backend's CPU time of each); sets RA_ROWS,
+# RA_COUNT_S, RA_COUNT_CPU, RA_TABLE_S, RA_TABLE_CPU, RA_TABLE_ROWS.
+# The setting is applied to OpenBLAS only by a training (src/pg_alloc.c,
+# kpreco_apply_blas_threads, called from train_agg.c and content.c), not by
+# recommend_all, so a session that trains nothing scores with OpenBLAS's
+# default thread count (one per CPU). With ENFORCE set, the session first
+# trains a one-row model with train_agg, which applies the setting.
+recommend_all_round() {
+	local db=$1 tag=$2 enforce=${3:-} c0 c1 c2 tick
+	KP_STAT0=$RUN_DIR/$tag.stat0 KP_STAT1=$RUN_DIR/$tag.stat1 KP_STAT2=$RUN_DIR/$tag.stat2 \
+		bval -d "$db" -v model="$FEATURE_MODEL" -v enforce="${enforce:-0}" >"$RUN_DIR/$tag.out" <<'SQL'
+SET kpreco.blas_threads = 1;
+SELECT :enforce::int = 1 AS enforce \gset
+\if :enforce
+SELECT kpreco.train_agg(u, c, 1, '{}') IS NOT NULL AS applied FROM (VALUES (1::bigint, 1::bigint)) v(u, c) \gset
+\endif
+SELECT count(*) AS warm FROM kpreco.recommend(0, 10, :'model') \gset
+SELECT pg_backend_pid() AS pid \gset
+\setenv KP_PID :pid
+\! cat /proc/$KP_PID/stat > "$KP_STAT0"
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SELECT count(*) AS n FROM kpreco.recommend_all(10, :'model') \gset
+SELECT extract(epoch FROM clock_timestamp()) - :t0 AS wall_count \gset
+\! cat /proc/$KP_PID/stat > "$KP_STAT1"
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+CREATE TABLE tonight AS SELECT * FROM kpreco.recommend_all(10, :'model');
+SELECT extract(epoch FROM clock_timestamp()) - :t0 AS wall_table \gset
+\! cat /proc/$KP_PID/stat > "$KP_STAT2"
+SELECT :n, round(:wall_count::numeric, 4), round(:wall_table::numeric, 4), (SELECT count(*) FROM tonight);
+DROP TABLE tonight;
+SQL
+	read -r RA_ROWS RA_COUNT_S RA_TABLE_S RA_TABLE_ROWS < <(tail -n 1 "$RUN_DIR/$tag.out" | tr '\t' ' ')
+	tick=$(getconf CLK_TCK)
+	c0=$(sed 's/.*) //' "$RUN_DIR/$tag.stat0" | awk '{print $12 + $13}')
+	c1=$(sed 's/.*) //' "$RUN_DIR/$tag.stat1" | awk '{print $12 + $13}')
+	c2=$(sed 's/.*) //' "$RUN_DIR/$tag.stat2" | awk '{print $12 + $13}')
+	RA_COUNT_CPU=$(calc "($c1 - $c0) / $tick")
+	RA_TABLE_CPU=$(calc "($c2 - $c1) / $tick")
+}
+
+# cli_value FILE KEY: a "key<TAB>value" line of kpreco_cli's output.
+cli_value() {
+	awk -F'\t' -v k="$2" '$1 == k { print $2; found = 1 } END { exit !found }' "$1" ||
+		pgc_die "no $2 in $1"
+}
+
+bench_features() {
+	local data db=kpreco_features tag row umin umax cmin cmax n c f round what
+	local cli=$ROOT_DIR/bench/kpreco_cli
+	data=$(synthetic_data 100000 20000 5000000 1)
+	pgc_say "Features: ials model on $data"
+	if [[ "${SKIP_BUILD:-0}" != 1 || ! -x "$cli" ]]; then
+		make -C "$ROOT_DIR" cli >"$RUN_DIR/build-cli.log" 2>&1 ||
+			{ cat "$RUN_DIR/build-cli.log" >&2; pgc_die "make cli failed"; }
+	fi
+	new_database "$db"
+	load_tsv "$db" synth_train "$data/train.tsv"
+	tag=features-model
+	train_model "$db" "$FEATURE_MODEL" synth_train "$ALS_OPTS" "$tag" ||
+		pgc_die "$tag: kpreco.train('$FEATURE_MODEL', 'synth_train', '$ALS_OPTS') failed"
+	IFS=$'\t' read -r -a row <"$RUN_DIR/$tag.train.tsv"
+	n=${row[3]} c=${row[4]} f=64
+	record "$tag" options "$ALS_OPTS" ""
+	record "$tag" n_users "$n" ""
+	record "$tag" n_courses "$c" ""
+	record "$tag" n_interactions "${row[5]}" ""
+	record "$tag" train_statement_seconds "${row[1]}" s
+	record "$tag" model_bytes "${row[6]}" B
+	read -r umin umax cmin cmax < <(bval -d "$db" -c \
+		'SELECT min(user_id), max(user_id), min(course_id), max(course_id) FROM synth_train' | tr '\t' ' ')
+	# pgbench draws ids uniformly between the smallest and the largest: every
+	# id in between must be one the model knows.
+	[[ $((umax - umin + 1)) == "$n" && $((cmax - cmin + 1)) == "$c" ]] ||
+		pgc_die "features: user ids $umin..$umax or course ids $cmin..$cmax are not dense ($n users, $c courses)"
+	feature_scripts "$umin" "$umax" "$cmin" "$cmax"
+	bpsql -d "$db" -v ncat="$FEATURE_CATEGORIES" -v cmin="$cmin" <<'SQL'
+CREATE TABLE bench_category AS
+SELECT (course_id - :cmin) % :ncat AS category, array_agg(course_id ORDER BY course_id) AS course_ids
+FROM (SELECT DISTINCT course_id FROM synth_train) c GROUP BY 1;
+ALTER TABLE bench_category ADD PRIMARY KEY (category);
+VACUUM (FREEZE, ANALYZE) bench_category;
+SQL
+	record features-setup categories "$FEATURE_CATEGORIES of $FEATURE_CATEGORY_SIZE courses" ""
+
+	pin_serving
+	pgc_say "Features: first calls in fresh sessions"
+	first_calls "$db" features-first-recommend "SELECT count(*) FROM kpreco.recommend($umin, 10);"
+	first_calls "$db" features-first-foldin "SELECT count(*) FROM kpreco.recommend_for_courses(ARRAY[$cmin, $((cmin + 1)), $((cmin + 2))]::bigint[], k => 10);"
+	first_calls "$db" features-first-audience "SELECT count(*) FROM kpreco.audience($cmin, 10);"
+	first_calls "$db" features-first-similar_users "SELECT count(*) FROM kpreco.similar_users($umin, 10);"
+	first_calls "$db" features-first-similar_courses "SELECT count(*) FROM kpreco.similar_courses($cmin, 10);"
+
+	pgc_say "Features: pgbench -n -M prepared -c 1 -T $PGBENCH_SECONDS, $PGBENCH_ROUNDS round(s) of ${#FEATURE_QUERIES[@]} runs"
+	local -A lat=() tps=() ratio=() sc=()
+	local warm rec_lat s
+	for ((round = 1; round <= PGBENCH_ROUNDS; round++)); do
+		warm=""
+		((round == 1)) && warm=1
+		for what in "${FEATURE_QUERIES[@]}"; do
+			tag=features-$what
+			feature_args "$what"
+			if [[ $what == similar_courses ]]; then
+				rm -f "$RUN_DIR/$tag-round$round.log".*
+				PGBENCH_LOG_PREFIX=$RUN_DIR/$tag-round$round.log \
+					run_pgbench_with "$db" "$tag-round$round" "$warm" "${FARGS[@]}"
+				read -r -a s < <(similar_log_stats "$RUN_DIR/$tag-round$round.log" "$c")
+				record "$tag" "latency_mean_all_round$round" "$LAT_US" us
+				record "$tag" "first_call_round$round" "${s[0]}" ms
+				record "$tag" "miss_latency_mean_round$round" "${s[1]}" us
+				record "$tag" "miss_latency_median_round$round" "${s[2]}" us
+				record "$tag" "misses_round$round" "${s[3]}" ""
+				record "$tag" "hit_latency_mean_round$round" "${s[4]}" us
+				record "$tag" "hit_latency_median_round$round" "${s[5]}" us
+				record "$tag" "hits_round$round" "${s[6]}" ""
+				record "$tag" "cpu_busy_cores_round$round" "$BUSY" ""
+				sc[miss]+=" ${s[1]}" sc[hit]+=" ${s[4]}"
+				ratio[similar_miss]+=" $(calc "${s[1]} / $rec_lat")"
+				ratio[similar_hit]+=" $(calc "${s[4]} / $rec_lat")"
+				continue
+			fi
+			run_pgbench_with "$db" "$tag-round$round" "$warm" "${FARGS[@]}"
+			record "$tag" "tps_round$round" "$TPS" tx/s
+			record "$tag" "latency_mean_round$round" "$LAT_US" us
+			record "$tag" "cpu_busy_cores_round$round" "$BUSY" ""
+			lat[$what]+=" $LAT_US" tps[$what]+=" $TPS"
+			[[ $what == recommend ]] && rec_lat=$LAT_US
+			case $what in
+			select1 | recommend) ;;
+			*) record "$tag" "latency_ratio_to_recommend_round$round" "$(calc "$LAT_US / $rec_lat")" ""
+			   ratio[$what]+=" $(calc "$LAT_US / $rec_lat")" ;;
+			esac
+		done
+	done
+	unpin_serving
+
+	# Judged on the best round of each run (other load only slows runs
+	# down), as the serving section does; medians beside.
+	local best_rec best_s1 best
+	# shellcheck disable=SC2086
+	{
+		best_rec=$(minimum ${lat[recommend]})
+		best_s1=$(minimum ${lat[select1]})
+		for what in "${FEATURE_QUERIES[@]}"; do
+			tag=features-$what
+			[[ $what == similar_courses ]] && continue
+			best=$(minimum ${lat[$what]})
+			record "$tag" latency_mean_best "$best" us
+			record "$tag" latency_mean_median "$(median ${lat[$what]})" us
+			record "$tag" tps_best "$(maximum ${tps[$what]})" tx/s
+			case $what in
+			select1 | recommend) continue ;;
+			esac
+			if [[ $FEATURE_TARGETED == *" $what "* ]]; then
+				record "$tag" latency_ratio_to_recommend_best "$(calc "$best / $best_rec")" "" le "$FEATURE_RATIO_TARGET"
+			else
+				record "$tag" latency_ratio_to_recommend_best "$(calc "$best / $best_rec")" ""
+			fi
+			record "$tag" latency_ratio_to_recommend_median "$(median ${ratio[$what]})" ""
+			# Both less the round trip SELECT 1 costs: the functions' own time.
+			record "$tag" net_latency_ratio_to_recommend_best "$(calc "($best - $best_s1) / ($best_rec - $best_s1)")" ""
+		done
+		tag=features-similar_courses
+		for what in miss hit; do
+			best=$(minimum ${sc[$what]})
+			record "$tag" "${what}_latency_mean_best" "$best" us
+			record "$tag" "${what}_latency_mean_median" "$(median ${sc[$what]})" us
+			record "$tag" "${what}_latency_ratio_to_recommend_best" "$(calc "$best / $best_rec")" ""
+			record "$tag" "${what}_latency_ratio_to_recommend_median" "$(median ${ratio[similar_$what]})" ""
+		done
+	}
+
+	# recommend_all: the top 10 of every user, against the sgemm peak of
+	# this machine measured in the same rounds, one BLAS thread each. Each
+	# round: the peak, then recommend_all in a session whose one BLAS thread
+	# is enforced (the target), then in a plain session with SET
+	# kpreco.blas_threads = 1, which recommend_all does not apply (see
+	# recommend_all_round).
+	pgc_say "Features: recommend_all(10) for $n users, $PGBENCH_ROUNDS round(s), kpreco.blas_threads = 1; sgemm ${SGEMM_PEAK_SIZE}^3 peak"
+	local v flops best_peak best_count mode
+	local -A ra=()
+	flops=$(calc "2 * $n * $c * $f")
+	tag=features-recommend_all
+	record "$tag" scoring_flop "$flops" FLOP
+	for ((round = 1; round <= PGBENCH_ROUNDS; round++)); do
+		OPENBLAS_NUM_THREADS=1 "$cli" --sgemm-peak --size "$SGEMM_PEAK_SIZE" --repeat 1 --threads 1 \
+			>"$RUN_DIR/features-sgemm-round$round.tsv" 2>"$RUN_DIR/features-sgemm-round$round.log" ||
+			{ cat "$RUN_DIR/features-sgemm-round$round.log" >&2; pgc_die "kpreco_cli --sgemm-peak failed"; }
+		v=$(cli_value "$RUN_DIR/features-sgemm-round$round.tsv" sgemm_gflops_best)
+		record "$tag" "sgemm_peak_gflops_round$round" "$v" GFLOP/s
+		ra[peak]+=" $v"
+		for mode in one_thread session_default; do
+			if [[ $mode == one_thread ]]; then
+				recommend_all_round "$db" "$tag-$mode-round$round" 1
+				tag=features-recommend_all
+			else
+				recommend_all_round "$db" "$tag-$mode-round$round"
+				tag=features-recommend_all-session_default
+			fi
+			[[ "$RA_ROWS" == $((n * 10)) && "$RA_TABLE_ROWS" == $((n * 10)) ]] ||
+				pgc_die "recommend_all returned $RA_ROWS rows ($RA_TABLE_ROWS in the table), not $((n * 10))"
+			record "$tag" "count_seconds_round$round" "$RA_COUNT_S" s
+			record "$tag" "count_backend_cpu_seconds_round$round" "$RA_COUNT_CPU" s
+			record "$tag" "count_gflops_round$round" "$(calc "$flops / $RA_COUNT_S / 1e9")" GFLOP/s
+			record "$tag" "table_seconds_round$round" "$RA_TABLE_S" s
+			record "$tag" "table_backend_cpu_seconds_round$round" "$RA_TABLE_CPU" s
+			ra[$mode-count]+=" $RA_COUNT_S" ra[$mode-table]+=" $RA_TABLE_S"
+			ra[$mode-count-cpu]+=" $RA_COUNT_CPU" ra[$mode-table-cpu]+=" $RA_TABLE_CPU"
+			ra[$mode-fraction]+=" $(calc "$flops / $RA_COUNT_S / 1e9 / $v")"
+			tag=features-recommend_all
+		done
+	done
+	# shellcheck disable=SC2086
+	{
+		best_peak=$(maximum ${ra[peak]})
+		record "$tag" rows "$RA_ROWS" ""
+		record "$tag" sgemm_peak_gflops_best "$best_peak" GFLOP/s
+		record "$tag" sgemm_peak_gflops_median "$(median ${ra[peak]})" GFLOP/s
+		for mode in one_thread session_default; do
+			if [[ $mode == one_thread ]]; then
+				tag=features-recommend_all
+				record "$tag" blas_threads "1 (SET kpreco.blas_threads = 1, applied by a one-row train_agg)" ""
+			else
+				tag=features-recommend_all-session_default
+				record "$tag" blas_threads "OpenBLAS default (SET kpreco.blas_threads = 1 is not applied by recommend_all)" ""
+			fi
+			best_count=$(minimum ${ra[$mode-count]})
+			record "$tag" count_seconds_best "$best_count" s
+			record "$tag" count_seconds_median "$(median ${ra[$mode-count]})" s
+			record "$tag" count_backend_cpu_seconds_best "$(minimum ${ra[$mode-count-cpu]})" s
+			record "$tag" table_seconds_best "$(minimum ${ra[$mode-table]})" s
+			record "$tag" table_seconds_median "$(median ${ra[$mode-table]})" s
+			record "$tag" table_backend_cpu_seconds_best "$(minimum ${ra[$mode-table-cpu]})" s
+			record "$tag" count_gflops_best "$(calc "$flops / $best_count / 1e9")" GFLOP/s
+			record "$tag" count_gflops_median "$(calc "$flops / $(median ${ra[$mode-count]}) / 1e9")" GFLOP/s
+			if [[ $mode == one_thread ]]; then
+				record "$tag" count_fraction_of_sgemm_peak_best "$(calc "$flops / $best_count / 1e9 / $best_peak")" "" ge "$ALL_PEAK_TARGET"
+			else
+				record "$tag" count_fraction_of_sgemm_peak_best "$(calc "$flops / $best_count / 1e9 / $best_peak")" ""
+			fi
+			record "$tag" count_fraction_of_sgemm_peak_median "$(median ${ra[$mode-fraction]})" ""
+			record "$tag" table_gflops_best "$(calc "$flops / $(minimum ${ra[$mode-table]}) / 1e9")" GFLOP/s
+			record "$tag" table_fraction_of_sgemm_peak_best "$(calc "$flops / $(minimum ${ra[$mode-table]}) / 1e9 / $best_peak")" ""
+		done
+		tag=features-recommend_all
+		best_count=$(minimum ${ra[one_thread-count]})
+	}
+
+	# The core alone: kpreco_cli trains the same data with the same options
+	# (the same factors, checked by their sums), then times kp_batch_topk.
+	pgc_say "Features: kp_batch_topk alone (bench/kpreco_cli --batch-topk)"
+	OPENBLAS_NUM_THREADS=1 "$cli" "$data/train.tsv" --batch-topk --repeat "$PGBENCH_ROUNDS" --threads 1 \
+		--factors 64 --iterations 15 --regularization 0.01 --alpha 1.0 \
+		>"$RUN_DIR/features-core.tsv" 2>"$RUN_DIR/features-core.log" ||
+		{ cat "$RUN_DIR/features-core.log" >&2; pgc_die "kpreco_cli --batch-topk failed"; }
+	tag=features-core
+	for what in batch_users batch_courses batch_rows batch_seconds_best batch_seconds_median \
+		batch_gflops_best batch_gflops_median batch_sgemm_only_seconds_best batch_sgemm_only_gflops_best; do
+		v=$(cli_value "$RUN_DIR/features-core.tsv" "$what")
+		case $what in
+		*seconds*) record "$tag" "$what" "$v" s ;;
+		*gflops*) record "$tag" "$what" "$v" GFLOP/s ;;
+		*) record "$tag" "$what" "$v" "" ;;
+		esac
+	done
+	v=$(cli_value "$RUN_DIR/features-core.tsv" batch_gflops_best)
+	record "$tag" batch_fraction_of_sgemm_peak_best "$(calc "$v / $best_peak")" ""
+	v=$(cli_value "$RUN_DIR/features-core.tsv" batch_sgemm_only_gflops_best)
+	record "$tag" batch_sgemm_only_fraction_of_sgemm_peak_best "$(calc "$v / $best_peak")" ""
+	record "$tag" sql_overhead_count_seconds "$(calc "$best_count - $(cli_value "$RUN_DIR/features-core.tsv" batch_seconds_best)")" s
+	local sums cli_u cli_c
+	sums=$(bval -d "$db" -v model="$FEATURE_MODEL" <<'SQL'
+SELECT (SELECT sum(x::float8) FROM kpreco.user_factors(:'model') u, unnest(u.factors) x),
+       (SELECT sum(x::float8) FROM kpreco.course_factors(:'model') c, unnest(c.factors) x);
+SQL
+	)
+	cli_u=$(cli_value "$RUN_DIR/features-core.tsv" user_factor_sum)
+	cli_c=$(cli_value "$RUN_DIR/features-core.tsv" course_factor_sum)
+	record "$tag" user_factor_sum_server "$(cut -f1 <<<"$sums")" ""
+	record "$tag" user_factor_sum_cli "$cli_u" ""
+	record "$tag" course_factor_sum_server "$(cut -f2 <<<"$sums")" ""
+	record "$tag" course_factor_sum_cli "$cli_c" ""
+	record "$tag" same_factors_as_server "$(awk -v a="$(cut -f1 <<<"$sums")" -v b="$cli_u" -v c="$(cut -f2 <<<"$sums")" -v d="$cli_c" \
+		'function ab(x) { return x < 0 ? -x : x } BEGIN { print (ab(a - b) <= 1e-6 * ab(a) && ab(c - d) <= 1e-6 * ab(c)) ? "yes (sums agree to 1e-6)" : "NO: sums differ" }')" ""
+}
+
+# ---------------------------------------------------------------------------
 # The machine
 
 record_environment() {
@@ -871,7 +1278,7 @@ main() {
 	record_environment
 	local section
 	case $WHAT in
-	all) set -- quality training serving ;;
+	all) set -- quality training serving features ;;
 	*) set -- "$WHAT" ;;
 	esac
 	local t0

@@ -45,6 +45,7 @@ def main():
 
     quality_table(rows)
     training_table(rows)
+    features_table(rows)
 
     sections = []
     for r in rows:
@@ -114,6 +115,69 @@ def training_table(rows):
             "private_memory_increase_sampled_max")]
         cells.append(m.get("evaluate_ndcg@10", m.get("ndcg@10", "")))
         print("| " + " | ".join(c if c != "" else "–" for c in cells) + " |")
+
+
+FEATURE_CALLS = [
+    ("select1", "`SELECT 1`"),
+    ("recommend", "`recommend(u, 10)`"),
+    ("candidates", "`recommend(u, 10, candidates => 500 ids)` (constant array)"),
+    ("candidates_table", "same, the array read from a table in the statement"),
+    ("exclude", "`recommend(u, 10, exclude => 10 ids)`"),
+    ("exclude_seen_false", "`recommend(u, 10, exclude_seen => false)`"),
+    ("diversity", "`recommend(u, 10, diversity => 0.3)`"),
+    ("foldin", "`recommend_for_courses(3 courses, k => 10)`"),
+    ("audience", "`audience(c, 10)`"),
+    ("similar_users", "`similar_users(u, 10)`"),
+]
+
+
+def features_table(rows):
+    """Serving features: latency of each call against plain recommend, and recommend_all."""
+    runs = by_section(rows, "features-")
+    targets = {(r["section"], r["metric"]): r for r in rows if r["target"]}
+    if "features-recommend" not in runs:
+        return
+    print("\n## Serving features (pgbench -M prepared, 1 client; best round, medians beside)\n")
+    print("| call | mean latency µs, best | median | ÷ recommend, best | median | net of `SELECT 1` | target |")
+    print("|---|---|---|---|---|---|---|")
+    for key, name in FEATURE_CALLS:
+        m = runs.get("features-" + key)
+        if not m:
+            continue
+        t = targets.get(("features-" + key, "latency_ratio_to_recommend_best"))
+        cells = [name, m.get("latency_mean_best", ""), m.get("latency_mean_median", ""),
+                 m.get("latency_ratio_to_recommend_best", ""), m.get("latency_ratio_to_recommend_median", ""),
+                 m.get("net_latency_ratio_to_recommend_best", ""),
+                 f"{t['target']}: {t['status']}" if t else ""]
+        print("| " + " | ".join(c if c != "" else "–" for c in cells) + " |")
+    m = runs.get("features-similar_courses", {})
+    for what, name in (("miss", "`similar_courses(c, 10)`, cache misses (each course once)"),
+                       ("hit", "`similar_courses(c, 10)`, cache hits")):
+        if f"{what}_latency_mean_best" in m:
+            cells = [name, m[f"{what}_latency_mean_best"], m.get(f"{what}_latency_mean_median", ""),
+                     m.get(f"{what}_latency_ratio_to_recommend_best", ""),
+                     m.get(f"{what}_latency_ratio_to_recommend_median", ""), "", ""]
+            print("| " + " | ".join(c if c != "" else "–" for c in cells) + " |")
+    a = runs.get("features-recommend_all", {})
+    c = runs.get("features-core", {})
+    if a:
+        t = targets.get(("features-recommend_all", "count_fraction_of_sgemm_peak_best"))
+        print("\n| recommend_all(10), all users, 1 BLAS thread | best | median |")
+        print("|---|---|---|")
+        for label, best, med in (
+                ("sgemm peak (square sgemm), GFLOP/s", "sgemm_peak_gflops_best", "sgemm_peak_gflops_median"),
+                ("`SELECT count(*) FROM recommend_all(10)`, s", "count_seconds_best", "count_seconds_median"),
+                ("  its GFLOP/s", "count_gflops_best", "count_gflops_median"),
+                ("  fraction of the sgemm peak" + (f" (target {t['target']}: {t['status']})" if t else ""),
+                 "count_fraction_of_sgemm_peak_best", "count_fraction_of_sgemm_peak_median"),
+                ("`CREATE TABLE AS SELECT * FROM recommend_all(10)`, s", "table_seconds_best", "table_seconds_median")):
+            print(f"| {label} | {a.get(best, '–')} | {a.get(med, '–')} |")
+        if c:
+            print(f"| kp_batch_topk alone (bench/kpreco_cli), s | {c.get('batch_seconds_best', '–')} "
+                  f"| {c.get('batch_seconds_median', '–')} |")
+            print(f"|   its GFLOP/s | {c.get('batch_gflops_best', '–')} | {c.get('batch_gflops_median', '–')} |")
+            print(f"|   fraction of the sgemm peak | {c.get('batch_fraction_of_sgemm_peak_best', '–')} | – |")
+            print(f"| its sgemm calls alone, GFLOP/s | {c.get('batch_sgemm_only_gflops_best', '–')} | – |")
 
 
 if __name__ == "__main__":
