@@ -77,33 +77,38 @@ build_course_users(KpServingModel *s)
 {
 	const kp_model *m = &s->model;
 	int64	   *next;
+	int64	   *indptr;
+	int32	   *users;
 	int32		u;
 	int32		i;
 
 	if (s->course_users != NULL)
 		return;
-	s->course_users_indptr = MemoryContextAllocZero(s->context, sizeof(int64) * ((Size) m->n_items + 1));
-	s->course_users = kpreco_alloc_huge(s->context, sizeof(int32) * (Size) Max(m->nnz, 1), "course users");
+	/* published only once complete: a cancel half-way must not leave a partial list */
+	indptr = MemoryContextAllocZero(s->context, sizeof(int64) * ((Size) m->n_items + 1));
+	users = kpreco_alloc_huge(s->context, sizeof(int32) * (Size) Max(m->nnz, 1), "course users");
 	for (u = 0; u < m->n_users; u++)
 	{
 		int64		k;
 
 		for (k = m->seen_indptr[u]; k < m->seen_indptr[u + 1]; k++)
-			s->course_users_indptr[m->seen_items[k] + 1]++;
+			indptr[m->seen_items[k] + 1]++;
 	}
 	for (i = 0; i < m->n_items; i++)
-		s->course_users_indptr[i + 1] += s->course_users_indptr[i];
+		indptr[i + 1] += indptr[i];
 	next = palloc(sizeof(int64) * Max(m->n_items, 1));
-	memcpy(next, s->course_users_indptr, sizeof(int64) * m->n_items);
+	memcpy(next, indptr, sizeof(int64) * m->n_items);
 	for (u = 0; u < m->n_users; u++)
 	{
 		int64		k;
 
 		CHECK_FOR_INTERRUPTS();
 		for (k = m->seen_indptr[u]; k < m->seen_indptr[u + 1]; k++)
-			s->course_users[next[m->seen_items[k]]++] = u;
+			users[next[m->seen_items[k]]++] = u;
 	}
 	pfree(next);
+	s->course_users_indptr = indptr;
+	s->course_users = users;
 }
 
 static void
@@ -199,13 +204,16 @@ prepare_user_similarity(KpServingModel *s)
 	kp_allocator alloc;
 	int32		u;
 
+	float	   *unit_vectors;
+
 	if (s->user_unit != NULL)
 		return;
-	s->user_unit = kpreco_alloc_huge(s->context, sizeof(float) * (Size) Max(m->n_users, 1) * f, "user vectors");
+	/* s->user_unit is set last: a cancel half-way leaves nothing half-built */
+	unit_vectors = kpreco_alloc_huge(s->context, sizeof(float) * (Size) Max(m->n_users, 1) * f, "user vectors");
 	for (u = 0; u < m->n_users; u++)
 	{
 		const float *v = m->user_factors + (Size) u * f;
-		float	   *out = s->user_unit + (Size) u * f;
+		float	   *out = unit_vectors + (Size) u * f;
 		double		norm = 0;
 		int32		d;
 
@@ -216,13 +224,14 @@ prepare_user_similarity(KpServingModel *s)
 			out[d] = norm > 0 ? (float) (v[d] / norm) : 0.0f;
 	}
 	kpreco_allocator_init(&alloc, s->context);
-	if (kp_qmatrix_build(&alloc, s->user_unit, m->n_users, f, &s->user_unit_q,
+	if (kp_qmatrix_build(&alloc, unit_vectors, m->n_users, f, &s->user_unit_q,
 						 kpreco_check_interrupts, NULL) != KP_OK ||
 		(s->user_scratch.lower == NULL &&
 		 kp_score_scratch_init(&alloc, m->n_users, &s->user_scratch) != KP_OK))
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory preparing the users of kpreco model \"%s\"", s->name)));
+	s->user_unit = unit_vectors;
 }
 
 /*

@@ -165,6 +165,7 @@ kpreco_recommend_all(PG_FUNCTION_ARGS)
 				int32		p = position[i];
 				int32		r;
 
+				CHECK_FOR_INTERRUPTS();
 				if (p < 0)
 				{
 					put_one(&result, s, user_ids[first + i], -1, k);
