@@ -119,6 +119,7 @@ extern KpServingModel *kpreco_serving_model_from_value(struct varlena *raw);
 extern void kpreco_serving_model_free(KpServingModel *s);
 extern const KpNeighbours *kpreco_course_neighbours(KpServingModel *s, int32 item);
 extern void kpreco_prepare_similarity(KpServingModel *s);
+extern void kpreco_unit_rows(const float *F, int32 n, int32 f, float *out);
 extern Datum kpreco_catalog_changed(PG_FUNCTION_ARGS);
 
 /*

@@ -202,27 +202,13 @@ prepare_user_similarity(KpServingModel *s)
 	const kp_model *m = &s->model;
 	int32		f = m->factors;
 	kp_allocator alloc;
-	int32		u;
-
 	float	   *unit_vectors;
 
 	if (s->user_unit != NULL)
 		return;
 	/* s->user_unit is set last: a cancel half-way leaves nothing half-built */
 	unit_vectors = kpreco_alloc_huge(s->context, sizeof(float) * (Size) Max(m->n_users, 1) * f, "user vectors");
-	for (u = 0; u < m->n_users; u++)
-	{
-		const float *v = m->user_factors + (Size) u * f;
-		float	   *out = unit_vectors + (Size) u * f;
-		double		norm = 0;
-		int32		d;
-
-		for (d = 0; d < f; d++)
-			norm += (double) v[d] * v[d];
-		norm = sqrt(norm);
-		for (d = 0; d < f; d++)
-			out[d] = norm > 0 ? (float) (v[d] / norm) : 0.0f;
-	}
+	kpreco_unit_rows(m->user_factors, m->n_users, f, unit_vectors);
 	kpreco_allocator_init(&alloc, s->context);
 	if (kp_qmatrix_build(&alloc, unit_vectors, m->n_users, f, &s->user_unit_q,
 						 kpreco_check_interrupts, NULL) != KP_OK ||

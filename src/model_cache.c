@@ -322,6 +322,29 @@ prepare_serving(KpServingModel *s)
 	s->top_score = kpreco_alloc_huge(s->context, sizeof(float) * (Size) m->n_items, "scores");
 }
 
+/* out = the rows of F (n × f) scaled to unit length; zero rows stay zero. */
+void
+kpreco_unit_rows(const float *F, int32 n, int32 f, float *out)
+{
+	int32		i;
+
+	for (i = 0; i < n; i++)
+	{
+		const float *v = F + (Size) i * f;
+		float	   *row = out + (Size) i * f;
+		double		norm = 0;
+		int32		d;
+
+		if (i % INTERRUPT_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (d = 0; d < f; d++)
+			norm += (double) v[d] * v[d];
+		norm = sqrt(norm);
+		for (d = 0; d < f; d++)
+			row[d] = norm > 0 ? (float) (v[d] / norm) : 0.0f;
+	}
+}
+
 /* Unit-length course vectors and their int8 copy, on the first similarity query. */
 void
 kpreco_prepare_similarity(KpServingModel *s)
@@ -338,23 +361,8 @@ prepare_similarity(KpServingModel *s)
 	int32		f = m->factors;
 	float	   *unit = kpreco_alloc_huge(s->context, sizeof(float) * (Size) m->n_items * f, "course vectors");
 	kp_allocator alloc;
-	int32		i;
 
-	for (i = 0; i < m->n_items; i++)
-	{
-		const float *v = m->item_factors + (Size) i * f;
-		float	   *out = unit + (Size) i * f;
-		double		norm = 0;
-		int32		d;
-
-		if (i % INTERRUPT_EVERY == 0)
-			CHECK_FOR_INTERRUPTS();
-		for (d = 0; d < f; d++)
-			norm += (double) v[d] * v[d];
-		norm = sqrt(norm);
-		for (d = 0; d < f; d++)
-			out[d] = norm > 0 ? (float) (v[d] / norm) : 0.0f;
-	}
+	kpreco_unit_rows(m->item_factors, m->n_items, f, unit);
 	kpreco_allocator_init(&alloc, s->context);
 	if (kp_qmatrix_build(&alloc, unit, m->n_items, f, &s->item_unit_q,
 						 kpreco_check_interrupts, NULL) != KP_OK)

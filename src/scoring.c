@@ -179,6 +179,9 @@ user_score(KpServingModel *s, int32 user, int32 item)
 	return kpreco_pair_score(s, user, item);
 }
 
+/* A popular model scores everyone alike: its user vector is [1]. */
+static const float everyone[1] = {1.0f};
+
 static float
 popularity_score(KpServingModel *s, int32 unused, int32 item)
 {
@@ -225,9 +228,6 @@ kpreco_top_filtered(KpServingModel *s, int32 user, int32 k, const KpCourseFilter
 	mark_excluded(s, user, filter, -1);
 	if (user < 0 && m->algorithm == KP_ALGO_POPULAR)
 	{
-		/* a popular model scores everyone alike: the vector [1] */
-		static const float everyone[1] = {1.0f};
-
 		n = filter->has_candidates ? top_of_candidates(s, k, filter, popularity_score, 0)
 			: top_by_vector(s, &s->items_q, m->item_factors, everyone, -1, -1, k, filter);
 	}
@@ -307,7 +307,6 @@ kpreco_similar_filtered(KpServingModel *s, int32 item, int32 k, const KpCourseFi
 	if (m->algorithm == KP_ALGO_POPULAR)
 	{
 		/* the popular model's own order, without a similarity */
-		static const float everyone[1] = {1.0f};
 		int32		i;
 
 		n = filter->has_candidates ? top_of_candidates(s, k, filter, popularity_score, 0)
