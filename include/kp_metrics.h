@@ -62,9 +62,12 @@ int32_t		kp_sort_unique_ids(int64_t *ids, int32_t n);
  * row, row-major; every rows[a] must be a valid row).  Computed in double.
  * A pair involving a zero vector has cosine 0 (distance 1).  A listed row
  * repeated has distance 0 to itself.  0 when n < 2.  Ranges over [0, 2];
- * for vectors with nonnegative components, over [0, 1].
+ * for vectors with nonnegative components, over [0, 1].  Calls interrupt
+ * (if not NULL) before each listed item's pairs, every 64 items; NaN when
+ * it asks to stop (a list of 10,000 items is 50 million pairs).
  */
 double		kp_intra_list_diversity(const float *vectors, int32_t dim,
-									const int32_t *rows, int32_t n);
+									const int32_t *rows, int32_t n,
+									kp_interrupt_fn interrupt, void *interrupt_arg);
 
 #endif							/* KP_METRICS_H */

@@ -29,6 +29,7 @@
 #include "kp_core.h"
 
 #define KP_SCORE_BLOCK 16
+#define KP_SCORE_CHECK_INTERVAL 65536
 
 typedef struct kp_qmatrix
 {
@@ -66,6 +67,9 @@ typedef struct kp_score_scratch
 	float	   *candidate_scores;	/* n_rows */
 	int32_t    *heap_index;		/* n_rows */
 	float	   *heap_score;		/* n_rows */
+	int			lanes_marked;	/* a call stopped with exclusions marked */
+	kp_interrupt_fn interrupt;	/* NULL after init; callers may set it */
+	void	   *interrupt_arg;
 } kp_score_scratch;
 
 kp_status	kp_score_scratch_init(const kp_allocator *alloc, int32_t n_rows,
@@ -77,7 +81,9 @@ void		kp_score_scratch_free(const kp_allocator *alloc, kp_score_scratch *scratch
  * index, skipping the n_excluded row indices in excluded (any order,
  * duplicates allowed) and rows whose score is NaN.  Q must be built from
  * F.  Returns how many rows were written to out_index/out_score (room for
- * k each).
+ * k each).  With scratch->interrupt set, calls it every
+ * KP_SCORE_CHECK_INTERVAL rows of each pass and returns -1 when it asks to
+ * stop; a callback that longjmps out instead leaves the scratch usable.
  */
 int32_t		kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 						  const int32_t *excluded, int64_t n_excluded, int32_t k,

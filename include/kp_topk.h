@@ -17,4 +17,16 @@
 int32_t		kp_topk(const float *scores, int32_t n, int32_t k,
 					int32_t *out_index, float *out_score);
 
+/* Entries between two calls of interrupt in kp_topk_interruptible. */
+#define KP_TOPK_CHECK_INTERVAL 65536
+
+/*
+ * kp_topk that calls interrupt (if not NULL) every KP_TOPK_CHECK_INTERVAL
+ * entries of each pass, so that selecting among millions with k in the
+ * millions can be cancelled; returns -1 when it asks to stop.
+ */
+int32_t		kp_topk_interruptible(const float *scores, int32_t n, int32_t k,
+								  int32_t *out_index, float *out_score,
+								  kp_interrupt_fn interrupt, void *interrupt_arg);
+
 #endif							/* KP_TOPK_H */

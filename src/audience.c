@@ -126,6 +126,7 @@ prepare_user_scan(KpServingModel *s)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory preparing the users of kpreco model \"%s\"", s->name)));
+	s->user_scratch.interrupt = kpreco_check_interrupts;
 	s->users_q_built = true;
 }
 
@@ -179,7 +180,8 @@ kpreco_audience(PG_FUNCTION_ARGS)
 		}
 		for (j = s->course_users_indptr[item]; j < s->course_users_indptr[item + 1]; j++)
 			scores[s->course_users[j]] = -INFINITY;
-		n = kp_topk(scores, m->n_users, k, index, score);
+		n = kp_topk_interruptible(scores, m->n_users, k, index, score,
+								  kpreco_check_interrupts, NULL);
 	}
 	else
 	{
@@ -217,6 +219,7 @@ prepare_user_similarity(KpServingModel *s)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory preparing the users of kpreco model \"%s\"", s->name)));
+	s->user_scratch.interrupt = kpreco_check_interrupts;
 	s->user_unit = unit_vectors;
 }
 

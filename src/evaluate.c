@@ -283,7 +283,8 @@ kpreco_evaluate_finalfn(PG_FUNCTION_ARGS)
 				}
 			}
 			kp_rank_metrics_user(recommended, n, state->k, relevant, n_relevant, &metrics);
-			sum_diversity += kp_intra_list_diversity(m->item_factors, m->factors, s->top_index, n);
+			sum_diversity += kp_intra_list_diversity(m->item_factors, m->factors, s->top_index, n,
+													  kpreco_check_interrupts, NULL);
 			sum_precision += metrics.precision;
 			sum_recall += metrics.recall;
 			sum_ndcg += metrics.ndcg;

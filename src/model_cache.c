@@ -318,6 +318,7 @@ prepare_serving(KpServingModel *s)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory preparing kpreco model \"%s\"", s->name)));
+	s->scratch.interrupt = kpreco_check_interrupts;
 	s->top_index = kpreco_alloc_huge(s->context, sizeof(int32) * (Size) m->n_items, "scores");
 	s->top_score = kpreco_alloc_huge(s->context, sizeof(float) * (Size) m->n_items, "scores");
 }

@@ -143,7 +143,8 @@ kp_sort_unique_ids(int64_t *ids, int32_t n)
 
 double
 kp_intra_list_diversity(const float *vectors, int32_t dim,
-						const int32_t *rows, int32_t n)
+						const int32_t *rows, int32_t n,
+						kp_interrupt_fn interrupt, void *interrupt_arg)
 {
 	double		total = 0.0;
 	int32_t		a;
@@ -155,6 +156,8 @@ kp_intra_list_diversity(const float *vectors, int32_t dim,
 	{
 		const float *va = vectors + (size_t) rows[a] * dim;
 
+		if (interrupt != NULL && a % 64 == 0 && interrupt(interrupt_arg))
+			return NAN;
 		for (b = a + 1; b < n; b++)
 		{
 			const float *vb = vectors + (size_t) rows[b] * dim;

@@ -405,6 +405,43 @@ by_row(const void *a, const void *b)
 	return ra < rb ? -1 : (ra > rb);
 }
 
+static inline int
+stop_requested(const kp_score_scratch *scratch, int64_t step)
+{
+	return scratch->interrupt != NULL && step % KP_SCORE_CHECK_INTERVAL == 0 &&
+		scratch->interrupt(scratch->interrupt_arg);
+}
+
+/*
+ * Puts the candidate rows in ascending order.  Past n/16 candidates (k in
+ * the thousands and more) one pass over a flag per row, which heap_index
+ * holds until selection, is cheaper than sorting and can be interrupted.
+ */
+static int
+order_candidates(int32_t n_rows, int32_t n_candidates, kp_score_scratch *scratch)
+{
+	int32_t    *is_candidate = scratch->heap_index;
+	int32_t		kept = 0;
+	int32_t		i;
+
+	if ((int64_t) n_candidates * 16 <= n_rows)
+	{
+		qsort(scratch->candidates, (size_t) n_candidates, sizeof(int32_t), by_row);
+		return 0;
+	}
+	memset(is_candidate, 0, (size_t) n_rows * sizeof(int32_t));
+	for (i = 0; i < n_candidates; i++)
+		is_candidate[scratch->candidates[i]] = 1;
+	for (i = 0; i < n_rows; i++)
+	{
+		if (stop_requested(scratch, i))
+			return -1;
+		if (is_candidate[i])
+			scratch->candidates[kept++] = i;
+	}
+	return 0;
+}
+
 int32_t
 kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 			  const int32_t *excluded, int64_t n_excluded, int32_t k,
@@ -429,6 +466,8 @@ kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 		return 0;
 	if (k > n)
 		k = n;
+	if (scratch->lanes_marked)
+		memset(scratch->excluded_lanes, 0, (size_t) n_blocks * sizeof(uint16_t));
 	for (i = 0; i < f; i++)
 	{
 		half_l1 += fabsf(x[i]);
@@ -439,6 +478,7 @@ kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 	x_norm = sqrtf(kp_dot(x, x, f)) * BOUND_SLACK;
 	score_all = Q->n_tiny_rows > 0 || x_max < TINY_VALUE;
 
+	scratch->lanes_marked = 1;
 	mark_excluded(Q, excluded, n_excluded, scratch->excluded_lanes, 1);
 
 	if (score_all)
@@ -455,6 +495,12 @@ kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 
 		if (heap_size == k && x_norm * Q->block_max_norm[scanned] < threshold)
 			break;
+		if (stop_requested(scratch, (int64_t) scanned * KP_SCORE_BLOCK))
+		{
+			mark_excluded(Q, excluded, n_excluded, scratch->excluded_lanes, 0);
+			scratch->lanes_marked = 0;
+			return -1;
+		}
 		block_lower_bounds(Q->codes + (size_t) scanned * f * KP_SCORE_BLOCK, x, f,
 						   Q->scales + (size_t) scanned * KP_SCORE_BLOCK, half_l1, lower);
 		if (scanned == n_blocks - 1 && n % KP_SCORE_BLOCK != 0)
@@ -468,6 +514,7 @@ kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 	}
 
 	mark_excluded(Q, excluded, n_excluded, scratch->excluded_lanes, 0);
+	scratch->lanes_marked = 0;
 
 	for (pos = 0; pos < scanned * KP_SCORE_BLOCK; pos += KP_SCORE_BLOCK)
 	{
@@ -482,11 +529,19 @@ kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 	}
 
 	/* Rows in ascending order, so that ties go to the lower row. */
-	qsort(scratch->candidates, (size_t) n_candidates, sizeof(int32_t), by_row);
+	if (order_candidates(n, n_candidates, scratch) != 0)
+		return -1;
 	for (i = 0; i < n_candidates; i++)
+	{
+		if (stop_requested(scratch, i))
+			return -1;
 		scratch->candidate_scores[i] = kp_dot(x, F + (size_t) scratch->candidates[i] * f, f);
-	selected = kp_topk(scratch->candidate_scores, n_candidates, k,
-					   scratch->heap_index, scratch->heap_score);
+	}
+	selected = kp_topk_interruptible(scratch->candidate_scores, n_candidates, k,
+									 scratch->heap_index, scratch->heap_score,
+									 scratch->interrupt, scratch->interrupt_arg);
+	if (selected < 0)
+		return -1;
 	for (i = 0; i < selected; i++)
 	{
 		out_index[i] = scratch->candidates[scratch->heap_index[i]];

@@ -63,6 +63,21 @@ int32_t
 kp_topk(const float *scores, int32_t n, int32_t k,
 		int32_t *out_index, float *out_score)
 {
+	return kp_topk_interruptible(scores, n, k, out_index, out_score, NULL, NULL);
+}
+
+/* Nonzero when interrupt is set, step is a multiple of the check interval and it asks to stop. */
+static inline int
+cancelled_at(int64_t step, kp_interrupt_fn interrupt, void *interrupt_arg)
+{
+	return interrupt != NULL && step % KP_TOPK_CHECK_INTERVAL == 0 && interrupt(interrupt_arg);
+}
+
+int32_t
+kp_topk_interruptible(const float *scores, int32_t n, int32_t k,
+					  int32_t *out_index, float *out_score,
+					  kp_interrupt_fn interrupt, void *interrupt_arg)
+{
 	int32_t		size = 0;
 	int32_t		i;
 
@@ -74,6 +89,8 @@ kp_topk(const float *scores, int32_t n, int32_t k,
 	{
 		float		s = scores[i];
 
+		if (cancelled_at(i, interrupt, interrupt_arg))
+			return -1;
 		if (isnan(s) || s == -INFINITY)
 			continue;
 		out_index[size] = i;
@@ -88,6 +105,8 @@ kp_topk(const float *scores, int32_t n, int32_t k,
 	 */
 	for (; i < n; i++)
 	{
+		if (cancelled_at(i, interrupt, interrupt_arg))
+			return -1;
 		if (scores[i] > out_score[0])
 		{
 			out_index[0] = i;
@@ -99,6 +118,8 @@ kp_topk(const float *scores, int32_t n, int32_t k,
 	/* heapsort: moving the worst to the back leaves the best first */
 	for (i = size - 1; i > 0; i--)
 	{
+		if (cancelled_at(i, interrupt, interrupt_arg))
+			return -1;
 		swap_entries(out_index, out_score, 0, i);
 		sift_down(out_index, out_score, 0, i);
 	}

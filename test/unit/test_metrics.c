@@ -494,19 +494,58 @@ test_diversity(void)
 	int32_t		same_direction[] = {0, 5, 0};
 	double		c45 = 1.0 - 1.0 / sqrt(2.0);
 
-	unit_ok(unit_close(kp_intra_list_diversity(vectors, 2, orthogonal, 2), 1.0, 1e-12),
+	unit_ok(unit_close(kp_intra_list_diversity(vectors, 2, orthogonal, 2, NULL, NULL), 1.0, 1e-12),
 			"orthogonal pair: diversity 1");
-	unit_ok(unit_close(kp_intra_list_diversity(vectors, 2, three, 3), (1.0 + 2 * c45) / 3, 1e-12),
+	unit_ok(unit_close(kp_intra_list_diversity(vectors, 2, three, 3, NULL, NULL), (1.0 + 2 * c45) / 3, 1e-12),
 			"e1, e2, e1+e2: (1 + 2(1 − 1/√2)) / 3");
-	unit_ok(unit_close(kp_intra_list_diversity(vectors, 2, opposite, 2), 2.0, 1e-12),
+	unit_ok(unit_close(kp_intra_list_diversity(vectors, 2, opposite, 2, NULL, NULL), 2.0, 1e-12),
 			"opposite pair: diversity 2");
-	unit_ok(unit_close(kp_intra_list_diversity(vectors, 2, with_zero, 2), 1.0, 1e-12),
+	unit_ok(unit_close(kp_intra_list_diversity(vectors, 2, with_zero, 2, NULL, NULL), 1.0, 1e-12),
 			"a zero vector: cosine 0, diversity 1");
-	unit_ok(kp_intra_list_diversity(vectors, 2, same_direction, 3) == 0.0,
+	unit_ok(kp_intra_list_diversity(vectors, 2, same_direction, 3, NULL, NULL) == 0.0,
 			"same direction (scaled, repeated): diversity exactly 0");
-	unit_ok(kp_intra_list_diversity(vectors, 2, three, 1) == 0.0 &&
-			kp_intra_list_diversity(vectors, 2, three, 0) == 0.0,
+	unit_ok(kp_intra_list_diversity(vectors, 2, three, 1, NULL, NULL) == 0.0 &&
+			kp_intra_list_diversity(vectors, 2, three, 0, NULL, NULL) == 0.0,
 			"fewer than two items: 0");
+}
+
+static int
+count_checks(void *arg)
+{
+	++*(int *) arg;
+	return 0;
+}
+
+static int
+stop_at_third_check(void *arg)
+{
+	return ++*(int *) arg >= 3;
+}
+
+/* 200 listed items: a check before items 0, 64, 128 and 192. */
+static void
+test_diversity_interrupt(void)
+{
+	float	   *vectors = malloc(sizeof(float) * 200 * 3);
+	int32_t		rows[200];
+	int			calls = 0;
+	int			i;
+	double		plain;
+
+	for (i = 0; i < 200; i++)
+	{
+		vectors[i * 3] = (float) (i % 7) - 3.0f;
+		vectors[i * 3 + 1] = (float) (i % 5);
+		vectors[i * 3 + 2] = 1.0f;
+		rows[i] = 199 - i;
+	}
+	plain = kp_intra_list_diversity(vectors, 3, rows, 200, NULL, NULL);
+	unit_ok(kp_intra_list_diversity(vectors, 3, rows, 200, count_checks, &calls) == plain &&
+			calls == 4, "diversity of 200 items: 4 interrupt checks, same value");
+	calls = 0;
+	unit_ok(isnan(kp_intra_list_diversity(vectors, 3, rows, 200, stop_at_third_check, &calls)) &&
+			calls == 3, "diversity cancelled at the third check: NaN");
+	free(vectors);
 }
 
 int
@@ -517,5 +556,6 @@ main(void)
 	test_random_against_reference();
 	test_sort_unique();
 	test_diversity();
+	test_diversity_interrupt();
 	return unit_done();
 }

@@ -1,6 +1,7 @@
 /*
  * test_score.c -- kp_score_topk must equal a full sort of kp_dot scores.
  */
+#include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -120,10 +121,138 @@ test_build_cancelled(void)
 	free(F);
 }
 
+static jmp_buf escape;
+
+static int
+count_checks(void *arg)
+{
+	++*(int *) arg;
+	return 0;
+}
+
+static int
+stop_when_counted_down(void *arg)
+{
+	return --*(int *) arg <= 0;
+}
+
+/* The way the server's callback leaves: a longjmp out of kp_score_topk. */
+static int
+jump_when_counted_down(void *arg)
+{
+	if (--*(int *) arg <= 0)
+		longjmp(escape, 1);
+	return 0;
+}
+
+static int
+lanes_clear(const kp_score_scratch *scratch, int32_t n)
+{
+	int32_t		b;
+
+	for (b = 0; b < (n + KP_SCORE_BLOCK - 1) / KP_SCORE_BLOCK; b++)
+		if (scratch->excluded_lanes[b] != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * Every user of 300,000 ranked (k = n) with 1,000 rows excluded: each pass
+ * (scan, ordering, scoring, selection) calls the callback every 65,536
+ * rows.  Stopped at any of those checks, by a return or by a longjmp out
+ * while exclusions are marked, the next call still gives the full answer.
+ */
+static void
+test_topk_cancelled(void)
+{
+	int32_t		n = 300000;
+	int32_t		f = 4;
+	float	   *F = malloc(sizeof(float) * n * f);
+	float		x[4] = {0.5f, -1.0f, 0.25f, 2.0f};
+	int32_t		excluded[1000];
+	int32_t    *first_index = malloc(sizeof(int32_t) * n);
+	float	   *first_score = malloc(sizeof(float) * n);
+	int32_t    *got_index = malloc(sizeof(int32_t) * n);
+	float	   *got_score = malloc(sizeof(float) * n);
+	int32_t    *want_index = malloc(sizeof(int32_t) * n);
+	float	   *want_score = malloc(sizeof(float) * n);
+	kp_qmatrix	Q;
+	kp_score_scratch scratch;
+	int32_t		first;
+	int32_t		i;
+	int			checks = 0;
+	int			stop;
+	int			stopped_ok = 1;
+	int			jumped_ok = 1;
+
+	for (i = 0; i < n * f; i++)
+		F[i] = uniform() * ((i / f) % 11 == 0 ? 4.0f : 1.0f);
+	for (i = 0; i < 1000; i++)
+		excluded[i] = i * 293;
+	if (kp_qmatrix_build(&kp_malloc_allocator, F, n, f, &Q, NULL, NULL) != KP_OK ||
+		kp_score_scratch_init(&kp_malloc_allocator, n, &scratch) != KP_OK)
+	{
+		unit_ok(0, "allocation for 300,000 rows");
+		return;
+	}
+	first = kp_score_topk(&Q, F, x, excluded, 1000, n, &scratch, first_index, first_score);
+	unit_ok(first == reference_topk(F, x, n, f, excluded, 1000, n, want_index, want_score) &&
+			memcmp(first_index, want_index, sizeof(int32_t) * first) == 0 &&
+			memcmp(first_score, want_score, sizeof(float) * first) == 0,
+			"300,000 rows, k = n, 1,000 excluded: equal to the full sort (%d rows)", first);
+
+	scratch.interrupt = count_checks;
+	scratch.interrupt_arg = &checks;
+	stopped_ok = kp_score_topk(&Q, F, x, excluded, 1000, n, &scratch, got_index, got_score) == first &&
+		memcmp(got_index, first_index, sizeof(int32_t) * first) == 0;
+	unit_ok(stopped_ok && checks >= 20,
+			"a callback that never stops: the same rows, %d checks over the four passes", checks);
+
+	scratch.interrupt = stop_when_counted_down;
+	for (stop = 1; stop <= checks; stop++)
+	{
+		int			countdown = stop;
+
+		scratch.interrupt_arg = &countdown;
+		stopped_ok &= kp_score_topk(&Q, F, x, excluded, 1000, n, &scratch, got_index, got_score) == -1 &&
+			countdown == 0 && lanes_clear(&scratch, n);
+	}
+	unit_ok(stopped_ok, "stopped at each of the %d checks: -1, no exclusion left marked", checks);
+
+	for (stop = 1; stop <= checks; stop++)
+	{
+		volatile int countdown = stop;
+
+		scratch.interrupt = jump_when_counted_down;
+		scratch.interrupt_arg = (void *) &countdown;
+		if (setjmp(escape) == 0)
+		{
+			kp_score_topk(&Q, F, x, excluded, 1000, n, &scratch, got_index, got_score);
+			jumped_ok = 0;
+		}
+		scratch.interrupt = NULL;
+		jumped_ok &= kp_score_topk(&Q, F, x, excluded, 1000, n, &scratch, got_index, got_score) == first &&
+			memcmp(got_index, first_index, sizeof(int32_t) * first) == 0 &&
+			memcmp(got_score, first_score, sizeof(float) * first) == 0 && lanes_clear(&scratch, n);
+	}
+	unit_ok(jumped_ok, "left by a longjmp at each check: the next call gives the full answer");
+
+	kp_qmatrix_free(&kp_malloc_allocator, &Q);
+	kp_score_scratch_free(&kp_malloc_allocator, &scratch);
+	free(F);
+	free(first_index);
+	free(first_score);
+	free(got_index);
+	free(got_score);
+	free(want_index);
+	free(want_score);
+}
+
 int
 main(void)
 {
 	test_build_cancelled();
+	test_topk_cancelled();
 	int32_t		sizes[][2] = {{1, 1}, {15, 3}, {16, 64}, {17, 13}, {1000, 64}, {5003, 32}, {20000, 64}};
 	int			s;
 	int			trial;

@@ -90,13 +90,64 @@ fill_scores(float *scores, int32_t n, int distinct)
 	}
 }
 
+static int
+stop_at_check(void *arg)
+{
+	int		   *calls_left = arg;
+
+	return --*calls_left <= 0;
+}
+
+/*
+ * 200,000 scores, k = all of them: the fill pass checks at entries 0,
+ * 65536, 131072 and 196608, the heapsort at positions 131072 and 65536
+ * (about 7/8 of the scores are selectable).  Each check stops the selection
+ * when asked; without a callback the result is kp_topk's.
+ */
+static void
+test_interruptible(float *scores)
+{
+	int32_t		n = 200000;
+	int32_t    *index = malloc(sizeof(int32_t) * n);
+	float	   *value = malloc(sizeof(float) * n);
+	int32_t    *plain_index = malloc(sizeof(int32_t) * n);
+	float	   *plain_value = malloc(sizeof(float) * n);
+	int32_t		plain;
+	int			never = 1000;
+	int			stops_ok = 1;
+	int			stop;
+
+	fill_scores(scores, n, 1000);
+	plain = kp_topk(scores, n, n, plain_index, plain_value);
+	unit_ok(kp_topk_interruptible(scores, n, n, index, value, NULL, NULL) == plain &&
+			memcmp(index, plain_index, sizeof(int32_t) * plain) == 0 &&
+			memcmp(value, plain_value, sizeof(float) * plain) == 0,
+			"kp_topk_interruptible without a callback is kp_topk");
+	unit_ok(plain > 131072 && plain < 196608 &&
+			kp_topk_interruptible(scores, n, n, index, value, stop_at_check, &never) == plain &&
+			never == 1000 - 6 && memcmp(index, plain_index, sizeof(int32_t) * plain) == 0,
+			"a callback that never stops: 6 checks, the same selection");
+	for (stop = 1; stop <= 6; stop++)
+	{
+		int			calls_left = stop;
+
+		stops_ok &= kp_topk_interruptible(scores, n, n, index, value, stop_at_check, &calls_left) == -1 &&
+			calls_left == 0;
+	}
+	unit_ok(stops_ok, "selecting all of 200,000 stops at each of its 6 checks when asked");
+	free(index);
+	free(value);
+	free(plain_index);
+	free(plain_value);
+}
+
 int
 main(void)
 {
 	int32_t		sizes[] = {1, 2, 7, 100, 1000, 20000};
 	int32_t		ks[] = {1, 3, 10, 64};
 	int			distincts[] = {2, 50, 1000000};
-	float	   *scores = malloc(20000 * sizeof(float));
+	float	   *scores = malloc(200000 * sizeof(float));
 	int32_t		index[16];
 	float		value[16];
 	int			ok = 1;
@@ -138,6 +189,7 @@ main(void)
 	unit_ok(kp_topk(scores, 3, 5, index, value) == 1 && index[0] == 1 && value[0] == -3.0f,
 			"k > n returns just the selectable entries");
 
+	test_interruptible(scores);
 	free(scores);
 	return unit_done();
 }
