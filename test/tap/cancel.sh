@@ -235,7 +235,6 @@ SUMMARY=()
 # or from the statement's start plus the timeout, to the next statement),
 # that $CHECK printed $EXPECTED in the same session and that the catalog is
 # as it was.
-KNOWN_DEFECT=
 stop() {
 	local label=$1 how=$2 app out after reason what pid moment="" start end error
 	app="call$((TAP_COUNT + 1))-$how"
@@ -287,8 +286,7 @@ stop() {
 	echo "# $label, $what: error after $LATENCY ms"
 	SUMMARY+=("$(printf '%-62s %-34s %s' "$label" "$what" "$LATENCY")")
 	if [[ "$LATENCY" =~ ^-?[0-9]+$ ]]; then
-		# KNOWN_DEFECT marks a latency docs/HARDENING.md lists as an open defect
-		ok_if "$LATENCY < 1000" "$label: within a second ($LATENCY ms)${KNOWN_DEFECT:+ # TODO $KNOWN_DEFECT}"
+		ok_if "$LATENCY < 1000" "$label: within a second ($LATENCY ms)"
 	else
 		ok "$LATENCY" "a latency" "$label: within a second"
 	fi
@@ -322,10 +320,8 @@ WARMUP="SELECT count(*) FROM kpreco.recommend(1, 1, 'catalog10k')"
 CALL="SELECT * FROM kpreco.evaluate('catalog10k', 'SELECT 1 AS user_id, 5 AS course_id', 10000)"
 CHECK="SELECT value FROM kpreco.evaluate('catalog10k', 'SELECT 1 AS user_id, 5 AS course_id', 10) WHERE metric = 'users'"
 EXPECTED=1
-KNOWN_DEFECT="intra-list diversity of one 10,000-course list has no interrupt check"
 stop "evaluate('catalog10k', 1 test user, k 10000)" cancel
 stop "evaluate('catalog10k', 1 test user, k 10000)" timeout
-KNOWN_DEFECT=
 
 # Algorithm auto: the validation slice, then 7 candidates trained and evaluated.
 call_defaults
@@ -420,10 +416,8 @@ stop "audience(5, 10, 'wide'), 3M users, first call" timeout
 WARMUP="SELECT count(*) FROM kpreco.audience(5, 10, 'wide')"
 CALL="SELECT count(*) FROM kpreco.audience(6, 3000000, 'wide')"
 CANCEL_AFTER=300 TIMEOUT_AFTER=300
-KNOWN_DEFECT="kp_score_topk has no interrupt callback for k in the millions"
 stop "audience(6, 3000000, 'wide'), all 3M users" cancel
 stop "audience(6, 3000000, 'wide'), all 3M users" timeout
-KNOWN_DEFECT=
 
 # split (plain SQL) of 900,000 rows.
 call_defaults
