@@ -581,7 +581,7 @@ main(int argc, char **argv)
 
 	check(kp_qmatrix_build(&kp_malloc_allocator, item_factors, items.count, params.factors,
 						   &sc.items_q, NULL, NULL), "quantising item factors");
-	check(kp_score_scratch_init(&kp_malloc_allocator, items.count, &sc.scratch), "scratch");
+	check(kp_score_scratch_init(&kp_malloc_allocator, items.count, params.factors, &sc.scratch), "scratch");
 	sc.scores = xrealloc(NULL, (size_t) items.count * sizeof(float) + 1);
 	if (compare)
 		compare_scorers(&sc, &user_items, user_factors, item_factors, params.factors);

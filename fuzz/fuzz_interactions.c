@@ -315,7 +315,7 @@ train_and_score(fuzz_allocator *alloc, const kp_csr *user_items, const kp_csr *i
 			FUZZ_CHECK(isfinite(item_factors[k]));
 		if (kp_qmatrix_build(&alloc->base, item_factors, user_items->n_cols, 2, &Q, NULL, NULL) == KP_OK)
 		{
-			if (kp_score_scratch_init(&alloc->base, user_items->n_cols, &scratch) == KP_OK)
+			if (kp_score_scratch_init(&alloc->base, user_items->n_cols, 2, &scratch) == KP_OK)
 			{
 				for (u = 0; u < user_items->n_rows; u++)
 					fuzz_check_topk(&Q, item_factors, user_factors + (size_t) u * 2,

@@ -88,7 +88,7 @@ check_serving(const kp_model *m, unsigned k_choice)
 		return;
 	}
 	FUZZ_CHECK(kp_qmatrix_build(&alloc.base, m->item_factors, m->n_items, m->factors, &Q, NULL, NULL) == KP_OK);
-	FUZZ_CHECK(kp_score_scratch_init(&alloc.base, m->n_items, &scratch) == KP_OK);
+	FUZZ_CHECK(kp_score_scratch_init(&alloc.base, m->n_items, m->factors, &scratch) == KP_OK);
 	/* the first users, the last one, and an unknown user (no factors excluded) */
 	for (i = 0; i < m->n_users && i < 3; i++)
 		fuzz_check_topk(&Q, m->item_factors, m->user_factors + (size_t) i * m->factors,

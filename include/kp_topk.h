@@ -29,4 +29,13 @@ int32_t		kp_topk_interruptible(const float *scores, int32_t n, int32_t k,
 								  int32_t *out_index, float *out_score,
 								  kp_interrupt_fn interrupt, void *interrupt_arg);
 
+/*
+ * kp_topk_interruptible over entries labelled by labels[i] (any order,
+ * distinct) instead of their index: writes labels to out_label, and ties
+ * go to the lower label.  With labels NULL, the label of entry i is i.
+ */
+int32_t		kp_topk_labelled(const float *scores, const int32_t *labels, int32_t n, int32_t k,
+							 int32_t *out_label, float *out_score,
+							 kp_interrupt_fn interrupt, void *interrupt_arg);
+
 #endif							/* KP_TOPK_H */

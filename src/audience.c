@@ -111,18 +111,33 @@ build_course_users(KpServingModel *s)
 	s->course_users = users;
 }
 
+/*
+ * The int8 copy of the user vectors, laid out for pruning along the
+ * principal direction of the course vectors, which audience's queries
+ * share (kp_score.h); without one (all course vectors zero), by length only.
+ */
 static void
 prepare_user_scan(KpServingModel *s)
 {
+	const kp_model *m = &s->model;
 	kp_allocator alloc;
+	float	   *direction;
+	kp_status	status;
 
 	if (s->users_q_built)
 		return;
 	kpreco_allocator_init(&alloc, s->context);
-	if (kp_qmatrix_build(&alloc, s->model.user_factors, s->model.n_users, s->model.factors,
-						 &s->users_q, kpreco_check_interrupts, NULL) != KP_OK ||
+	direction = palloc(sizeof(float) * m->factors);
+	if (kp_principal_direction(&alloc, m->item_factors, m->n_items, m->factors, direction) == KP_OK)
+		status = kp_qmatrix_build_along(&alloc, m->user_factors, m->n_users, m->factors, direction,
+										&s->users_q, kpreco_check_interrupts, NULL);
+	else
+		status = kp_qmatrix_build(&alloc, m->user_factors, m->n_users, m->factors,
+								  &s->users_q, kpreco_check_interrupts, NULL);
+	pfree(direction);
+	if (status != KP_OK ||
 		(s->user_scratch.lower == NULL &&
-		 kp_score_scratch_init(&alloc, s->model.n_users, &s->user_scratch) != KP_OK))
+		 kp_score_scratch_init(&alloc, s->model.n_users, s->model.factors, &s->user_scratch) != KP_OK))
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory preparing the users of kpreco model \"%s\"", s->name)));
@@ -215,7 +230,7 @@ prepare_user_similarity(KpServingModel *s)
 	if (kp_qmatrix_build(&alloc, unit_vectors, m->n_users, f, &s->user_unit_q,
 						 kpreco_check_interrupts, NULL) != KP_OK ||
 		(s->user_scratch.lower == NULL &&
-		 kp_score_scratch_init(&alloc, m->n_users, &s->user_scratch) != KP_OK))
+		 kp_score_scratch_init(&alloc, m->n_users, f, &s->user_scratch) != KP_OK))
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory preparing the users of kpreco model \"%s\"", s->name)));

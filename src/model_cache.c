@@ -314,7 +314,7 @@ prepare_serving(KpServingModel *s)
 	if ((m->algorithm != KP_ALGO_EASE &&
 		 kp_qmatrix_build(&alloc, m->item_factors, m->n_items, f, &s->items_q,
 						  kpreco_check_interrupts, NULL) != KP_OK) ||
-		kp_score_scratch_init(&alloc, m->n_items, &s->scratch) != KP_OK)
+		kp_score_scratch_init(&alloc, m->n_items, f, &s->scratch) != KP_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory preparing kpreco model \"%s\"", s->name)));

@@ -24,20 +24,43 @@ block_count(int32_t n_rows)
 	return (n_rows + KP_SCORE_BLOCK - 1) / KP_SCORE_BLOCK;
 }
 
+/* Columns rounded up to whole groups of KP_SCORE_GROUP. */
+static size_t
+group_cols(int32_t n_cols)
+{
+	return ((size_t) n_cols + KP_SCORE_GROUP - 1) / KP_SCORE_GROUP * KP_SCORE_GROUP;
+}
+
+/* Offset of (column k, lane) in a block of codes. */
+static inline size_t
+code_offset(int32_t k, int32_t lane)
+{
+	return (size_t) (k / KP_SCORE_GROUP) * KP_SCORE_GROUP * KP_SCORE_BLOCK +
+		(size_t) lane * KP_SCORE_GROUP + (size_t) (k % KP_SCORE_GROUP);
+}
+
 size_t
 kp_qmatrix_bytes(int32_t n_rows, int32_t n_cols)
 {
 	size_t		padded = (size_t) block_count(n_rows) * KP_SCORE_BLOCK;
 
-	return padded * (size_t) n_cols + padded * sizeof(float) +
-		(size_t) block_count(n_rows) * sizeof(float) + 2 * (size_t) n_rows * sizeof(int32_t);
+	return padded * group_cols(n_cols) + 2 * padded * sizeof(float) +
+		5 * (size_t) block_count(n_rows) * sizeof(float) + (size_t) n_cols * sizeof(double) +
+		2 * (size_t) n_rows * sizeof(int32_t);
 }
 
 typedef struct row_norm
 {
 	float		norm;
+	float		along;			/* component along the direction, if any */
 	int32_t		row;
 } row_norm;
+
+/* Rows of equal length class reordered by their component along the direction. */
+#define DIRECTED_CHUNK 256
+
+/* Rounding of the directed bound is far below this share of ‖x‖·‖y‖. */
+#define DIRECTED_SLACK 1e-4f
 
 /* Longest first; equal lengths keep row order, so the layout is deterministic. */
 static int
@@ -51,9 +74,24 @@ by_norm_descending(const void *a, const void *b)
 	return ra->row < rb->row ? -1 : (ra->row > rb->row);
 }
 
-/* Codes of row `row` of F into position `pos`; returns the row's scale. */
+/* Larger component along the direction first, then row order. */
+static int
+by_along_descending(const void *a, const void *b)
+{
+	const row_norm *ra = a;
+	const row_norm *rb = b;
+
+	if (ra->along != rb->along)
+		return ra->along > rb->along ? -1 : 1;
+	return ra->row < rb->row ? -1 : (ra->row > rb->row);
+}
+
+/*
+ * Codes of a row of F into its lane of a block; returns the row's scale and
+ * sets *code_l1 to the sum of the codes' magnitudes.
+ */
 static float
-quantise_row(const float *row, int32_t n_cols, int8_t *block, int32_t lane)
+quantise_row(const float *row, int32_t n_cols, int8_t *block, int32_t lane, float *code_l1)
 {
 	float		max_abs = 0;
 	float		inverse;
@@ -63,6 +101,7 @@ quantise_row(const float *row, int32_t n_cols, int8_t *block, int32_t lane)
 		if (fabsf(row[k]) > max_abs)
 			max_abs = fabsf(row[k]);
 	inverse = max_abs > 0 ? 127.0f / max_abs : 0;
+	*code_l1 = 0;
 	for (k = 0; k < n_cols; k++)
 	{
 		long		code = lrintf(row[k] * inverse);
@@ -71,7 +110,8 @@ quantise_row(const float *row, int32_t n_cols, int8_t *block, int32_t lane)
 			code = 127;
 		else if (code < -127)
 			code = -127;
-		block[(size_t) k * KP_SCORE_BLOCK + lane] = (int8_t) code;
+		block[code_offset(k, lane)] = (int8_t) code;
+		*code_l1 += (float) labs(code);
 	}
 	return max_abs / 127.0f;
 }
@@ -84,27 +124,107 @@ kp_qmatrix_build(const kp_allocator *alloc, const float *F,
 				 int32_t n_rows, int32_t n_cols, kp_qmatrix *out,
 				 kp_interrupt_fn interrupt, void *interrupt_arg)
 {
+	return kp_qmatrix_build_along(alloc, F, n_rows, n_cols, NULL, out, interrupt, interrupt_arg);
+}
+
+/*
+ * Per block: largest and smallest component along the direction and the
+ * longest part across it, rounded outwards; NaN or infinite rows make the
+ * block's bound infinite so that it is never skipped.
+ */
+static void
+block_cone(const float *F, int32_t n_cols, const double *direction, const int32_t *rows,
+		   int32_t n, float *cone)
+{
+	double		along_max = -INFINITY;
+	double		along_min = INFINITY;
+	double		across_max = 0;
+	int32_t		j;
+
+	for (j = 0; j < n; j++)
+	{
+		const float *y = F + (size_t) rows[j] * n_cols;
+		double		along = 0;
+		double		squared = 0;
+		int32_t		c;
+
+		for (c = 0; c < n_cols; c++)
+		{
+			along += (double) y[c] * direction[c];
+			squared += (double) y[c] * y[c];
+		}
+		if (!isfinite(along) || !isfinite(squared))
+		{
+			along_max = across_max = INFINITY;
+			along_min = -INFINITY;
+			break;
+		}
+		along_max = along > along_max ? along : along_max;
+		along_min = along < along_min ? along : along_min;
+		squared -= along * along;
+		if (squared > across_max * across_max)
+			across_max = sqrt(squared);
+	}
+	cone[0] = (float) along_max;
+	cone[1] = (float) along_min;
+	cone[2] = (float) across_max;
+}
+
+kp_status
+kp_qmatrix_build_along(const kp_allocator *alloc, const float *F,
+					   int32_t n_rows, int32_t n_cols, const float *direction,
+					   kp_qmatrix *out, kp_interrupt_fn interrupt, void *interrupt_arg)
+{
 	int32_t		n_blocks;
 	size_t		padded;
 	size_t		code_bytes;
 	row_norm   *norms;
+	float		code_l1;
 	int32_t		pos;
 
 	memset(out, 0, sizeof(*out));
-	if (n_rows < 0 || n_cols < 1)
+	if (n_rows < 0 || n_cols < 1 || n_cols > KP_SCORE_MAX_COLS)
 		return KP_EINVAL;
 	n_blocks = block_count(n_rows);
+	if (direction != NULL)
+	{
+		double		length = 0;
+		int32_t		c;
+
+		out->direction = kp_alloc(alloc, (size_t) n_cols * sizeof(double));
+		out->cone = kp_alloc(alloc, 3 * (size_t) n_blocks * sizeof(float) + 1);
+		if (!out->direction || !out->cone)
+		{
+			kp_qmatrix_free(alloc, out);
+			return KP_ENOMEM;
+		}
+		for (c = 0; c < n_cols; c++)
+			length += (double) direction[c] * direction[c];
+		length = sqrt(length);
+		if (!(length > 0) || !isfinite(length))
+		{
+			kp_qmatrix_free(alloc, out);
+			return KP_EINVAL;
+		}
+		for (c = 0; c < n_cols; c++)
+			out->direction[c] = direction[c] / length;
+	}
 	padded = (size_t) n_blocks * KP_SCORE_BLOCK;
-	if (!kp_mul_size(padded, (size_t) n_cols, &code_bytes))
+	if (!kp_mul_size(padded, group_cols(n_cols), &code_bytes))
+	{
+		kp_qmatrix_free(alloc, out);
 		return KP_ENOMEM;
+	}
 	out->codes = kp_alloc(alloc, code_bytes);
 	out->scales = kp_alloc(alloc, padded * sizeof(float));
+	out->code_l1 = kp_alloc(alloc, padded * sizeof(float));
 	out->block_max_norm = kp_alloc(alloc, (size_t) n_blocks * sizeof(float));
+	out->stop_norm = kp_alloc(alloc, (size_t) n_blocks * sizeof(float) + 1);
 	out->row_at = kp_alloc(alloc, (size_t) n_rows * sizeof(int32_t));
 	out->position_of = kp_alloc(alloc, (size_t) n_rows * sizeof(int32_t));
 	norms = kp_alloc(alloc, (size_t) n_rows * sizeof(row_norm));
-	if (!out->codes || !out->scales || !out->block_max_norm || !out->row_at ||
-		!out->position_of || !norms)
+	if (!out->codes || !out->scales || !out->code_l1 || !out->block_max_norm ||
+		!out->stop_norm || !out->row_at || !out->position_of || !norms)
 	{
 		kp_free(alloc, norms);
 		kp_qmatrix_free(alloc, out);
@@ -112,6 +232,7 @@ kp_qmatrix_build(const kp_allocator *alloc, const float *F,
 	}
 	memset(out->codes, 0, code_bytes);
 	memset(out->scales, 0, padded * sizeof(float));
+	memset(out->code_l1, 0, padded * sizeof(float));
 	memset(out->block_max_norm, 0, (size_t) n_blocks * sizeof(float));
 	out->n_rows = n_rows;
 	out->n_cols = n_cols;
@@ -124,9 +245,24 @@ kp_qmatrix_build(const kp_allocator *alloc, const float *F,
 			goto cancelled;
 
 		norms[pos].norm = sqrtf(kp_dot(row, row, n_cols));
+		norms[pos].along = 0;
+		if (out->direction != NULL)
+		{
+			double		along = 0;
+			int32_t		c;
+
+			for (c = 0; c < n_cols; c++)
+				along += (double) row[c] * out->direction[c];
+			norms[pos].along = (float) along;
+		}
 		norms[pos].row = pos;
 	}
 	qsort(norms, (size_t) n_rows, sizeof(row_norm), by_norm_descending);
+	/* rows of similar length and direction share blocks, whose bounds then prune */
+	if (out->direction != NULL)
+		for (pos = 0; pos < n_rows; pos += DIRECTED_CHUNK)
+			qsort(norms + pos, (size_t) (n_rows - pos < DIRECTED_CHUNK ? n_rows - pos : DIRECTED_CHUNK),
+				  sizeof(row_norm), by_along_descending);
 
 	for (pos = 0; pos < n_rows; pos++)
 	{
@@ -139,12 +275,30 @@ kp_qmatrix_build(const kp_allocator *alloc, const float *F,
 		out->row_at[pos] = row;
 		out->position_of[row] = pos;
 		out->scales[pos] = quantise_row(F + (size_t) row * n_cols, n_cols,
-										out->codes + (size_t) block * n_cols * KP_SCORE_BLOCK,
-										pos % KP_SCORE_BLOCK);
+										out->codes + (size_t) block * group_cols(n_cols) * KP_SCORE_BLOCK,
+										pos % KP_SCORE_BLOCK, &code_l1);
+		out->code_l1[pos] = out->scales[pos] * code_l1;
 		if (norms[pos].norm > out->block_max_norm[block])
 			out->block_max_norm[block] = norms[pos].norm;
 		if (out->scales[pos] > 0 && out->scales[pos] * 127.0f < TINY_VALUE)
 			out->n_tiny_rows++;
+	}
+	for (pos = n_blocks - 1; pos >= 0; pos--)
+	{
+		if (pos % (ROWS_PER_CHECK / KP_SCORE_BLOCK) == 0 && interrupt != NULL &&
+			interrupt(interrupt_arg))
+			goto cancelled;
+		out->stop_norm[pos] = out->block_max_norm[pos];
+		if (pos + 1 < n_blocks && !(out->stop_norm[pos + 1] <= out->stop_norm[pos]))
+			out->stop_norm[pos] = out->stop_norm[pos + 1];
+		if (out->direction != NULL)
+		{
+			int32_t		first = pos * KP_SCORE_BLOCK;
+
+			block_cone(F, n_cols, out->direction, out->row_at + first,
+					   n_rows - first < KP_SCORE_BLOCK ? n_rows - first : KP_SCORE_BLOCK,
+					   out->cone + 3 * (size_t) pos);
+		}
 	}
 	kp_free(alloc, norms);
 	return KP_OK;
@@ -155,12 +309,90 @@ cancelled:
 	return KP_ECANCELLED;
 }
 
+#define DIRECTION_SAMPLE 8192
+#define DIRECTION_ITERATIONS 100
+
+kp_status
+kp_principal_direction(const kp_allocator *alloc, const float *F, int32_t n_rows,
+					   int32_t n_cols, float *out)
+{
+	int32_t		step = n_rows > DIRECTION_SAMPLE ? n_rows / DIRECTION_SAMPLE : 1;
+	double	   *gram;
+	double	   *v;
+	double	   *next;
+	double		length = 0;
+	int32_t		used = 0;
+	int32_t		r;
+	int32_t		i;
+	int32_t		j;
+	int32_t		iteration;
+
+	if (n_rows < 0 || n_cols < 1 || n_cols > KP_SCORE_MAX_COLS)
+		return KP_EINVAL;
+	gram = kp_alloc(alloc, (size_t) n_cols * n_cols * sizeof(double));
+	v = kp_alloc(alloc, (size_t) n_cols * sizeof(double));
+	next = kp_alloc(alloc, (size_t) n_cols * sizeof(double));
+	if (!gram || !v || !next)
+	{
+		kp_free(alloc, gram);
+		kp_free(alloc, v);
+		kp_free(alloc, next);
+		return KP_ENOMEM;
+	}
+	memset(gram, 0, (size_t) n_cols * n_cols * sizeof(double));
+	for (i = 0; i < n_cols; i++)
+		v[i] = 1.0;
+	for (r = 0; r < n_rows; r += step)
+	{
+		const float *y = F + (size_t) r * n_cols;
+		double		squared = 0;
+
+		for (i = 0; i < n_cols; i++)
+			squared += (double) y[i] * y[i];
+		if (!isfinite(squared) || squared == 0)
+			continue;
+		used++;
+		for (i = 0; i < n_cols; i++)
+			for (j = 0; j < n_cols; j++)
+				gram[(size_t) i * n_cols + j] += (double) y[i] * y[j];
+	}
+	/* power iteration: v ← FᵀF·v / ‖FᵀF·v‖ */
+	for (iteration = 0; used > 0 && iteration < DIRECTION_ITERATIONS; iteration++)
+	{
+		length = 0;
+		for (i = 0; i < n_cols; i++)
+		{
+			double		sum = 0;
+
+			for (j = 0; j < n_cols; j++)
+				sum += gram[(size_t) i * n_cols + j] * v[j];
+			next[i] = sum;
+			length += sum * sum;
+		}
+		length = sqrt(length);
+		if (!(length > 0) || !isfinite(length))
+			break;
+		for (i = 0; i < n_cols; i++)
+			v[i] = next[i] / length;
+	}
+	for (i = 0; i < n_cols; i++)
+		out[i] = (float) v[i];
+	kp_free(alloc, gram);
+	kp_free(alloc, v);
+	kp_free(alloc, next);
+	return used > 0 && length > 0 && isfinite(length) ? KP_OK : KP_EINVAL;
+}
+
 void
 kp_qmatrix_free(const kp_allocator *alloc, kp_qmatrix *q)
 {
 	kp_free(alloc, q->codes);
 	kp_free(alloc, q->scales);
+	kp_free(alloc, q->code_l1);
 	kp_free(alloc, q->block_max_norm);
+	kp_free(alloc, q->stop_norm);
+	kp_free(alloc, q->direction);
+	kp_free(alloc, q->cone);
 	kp_free(alloc, q->row_at);
 	kp_free(alloc, q->position_of);
 	memset(q, 0, sizeof(*q));
@@ -184,21 +416,24 @@ kp_dot(const float *x, const float *y, int32_t n)
 }
 
 kp_status
-kp_score_scratch_init(const kp_allocator *alloc, int32_t n_rows, kp_score_scratch *scratch)
+kp_score_scratch_init(const kp_allocator *alloc, int32_t n_rows, int32_t n_cols,
+					  kp_score_scratch *scratch)
 {
 	size_t		padded = (size_t) block_count(n_rows) * KP_SCORE_BLOCK;
 	size_t		rows = n_rows > 0 ? (size_t) n_rows : 1;
 
 	memset(scratch, 0, sizeof(*scratch));
+	if (n_rows < 0 || n_cols < 1 || n_cols > KP_SCORE_MAX_COLS)
+		return KP_EINVAL;
+	scratch->n_cols = n_cols;
+	scratch->query_groups = kp_alloc(alloc, group_cols(n_cols));
 	scratch->lower = kp_alloc(alloc, padded * sizeof(float));
 	scratch->excluded_lanes = kp_alloc(alloc, (size_t) block_count(n_rows) * sizeof(uint16_t) + 1);
 	scratch->bound_heap = kp_alloc(alloc, rows * sizeof(float));
 	scratch->candidates = kp_alloc(alloc, rows * sizeof(int32_t));
 	scratch->candidate_scores = kp_alloc(alloc, rows * sizeof(float));
-	scratch->heap_index = kp_alloc(alloc, rows * sizeof(int32_t));
-	scratch->heap_score = kp_alloc(alloc, rows * sizeof(float));
-	if (!scratch->lower || !scratch->excluded_lanes || !scratch->bound_heap || !scratch->candidates ||
-		!scratch->candidate_scores || !scratch->heap_index || !scratch->heap_score)
+	if (!scratch->query_groups || !scratch->lower || !scratch->excluded_lanes || !scratch->bound_heap || !scratch->candidates ||
+		!scratch->candidate_scores)
 	{
 		kp_score_scratch_free(alloc, scratch);
 		return KP_ENOMEM;
@@ -210,104 +445,118 @@ kp_score_scratch_init(const kp_allocator *alloc, int32_t n_rows, kp_score_scratc
 void
 kp_score_scratch_free(const kp_allocator *alloc, kp_score_scratch *scratch)
 {
+	kp_free(alloc, scratch->query_groups);
 	kp_free(alloc, scratch->lower);
 	kp_free(alloc, scratch->excluded_lanes);
 	kp_free(alloc, scratch->bound_heap);
 	kp_free(alloc, scratch->candidates);
 	kp_free(alloc, scratch->candidate_scores);
-	kp_free(alloc, scratch->heap_index);
-	kp_free(alloc, scratch->heap_score);
 	memset(scratch, 0, sizeof(*scratch));
 }
 
 /*
- * lower[j] = s_j·(Σ_k x[k]·codes[k][j] − ‖x‖₁/2) for the 16 rows of one
- * block.  Compilers do not vectorise the int8 → float widening well, hence
- * the intrinsics, with independent sums so that the multiply-adds do not
- * wait on each other; the portable loop computes the same bound.
+ * The bounds of the 16 rows of one block against the query's codes qx
+ * (KP_SCORE_GROUP bytes per group, packed into one int32 each): with the
+ * exact integer dot d_j = Σ_k qx_k·q_jk,
+ * lower[j] = s_j·(step·d_j − half_l1) − half_step·l1_j.
+ * The byte dot products take an unsigned and a signed operand, so |qx|
+ * multiplies the codes with qx's signs: AVX-512 VNNI does 64 bytes by 4 per
+ * instruction, AVX2 two steps of 32; the portable loop computes the same
+ * integers.  Products stay within int16 pairs: 2·127·127 < 2^15.
  */
 static void
-block_lower_bounds(const int8_t *block, const float *x, int32_t n_cols,
-				   const float *scales, float half_l1, float *lower)
+block_lower_bounds(const int8_t *block, const int32_t *query_groups, int32_t n_groups,
+				   const float *scales, const float *code_l1, float step, float half_l1,
+				   float half_step, float *lower)
 {
-	int32_t		k = 0;
-#if defined(__AVX512F__)
-	__m512		sum0 = _mm512_setzero_ps();
-	__m512		sum1 = _mm512_setzero_ps();
-	__m512		sum2 = _mm512_setzero_ps();
-	__m512		sum3 = _mm512_setzero_ps();
+	int32_t		g;
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+	__m512i		sum0 = _mm512_setzero_si512();
+	__m512i		sum1 = _mm512_setzero_si512();
+	__m512		dot;
 
-#define KP_CODES512(kk) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *) (block + (size_t) (kk) * KP_SCORE_BLOCK))))
-	for (; k + 4 <= n_cols; k += 4)
+#define KP_GROUP_DOT(sum, gg) \
+	do { \
+		__m512i		query = _mm512_set1_epi32(query_groups[gg]); \
+		__m512i		codes = _mm512_loadu_si512(block + (size_t) (gg) * 64); \
+		codes = _mm512_mask_sub_epi8(codes, _mm512_movepi8_mask(query), _mm512_setzero_si512(), codes); \
+		sum = _mm512_dpbusd_epi32(sum, _mm512_abs_epi8(query), codes); \
+	} while (0)
+	/* two independent sums, so that the dot products do not wait on each other */
+	for (g = 0; g + 2 <= n_groups; g += 2)
 	{
-		sum0 = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), KP_CODES512(k), sum0);
-		sum1 = _mm512_fmadd_ps(_mm512_set1_ps(x[k + 1]), KP_CODES512(k + 1), sum1);
-		sum2 = _mm512_fmadd_ps(_mm512_set1_ps(x[k + 2]), KP_CODES512(k + 2), sum2);
-		sum3 = _mm512_fmadd_ps(_mm512_set1_ps(x[k + 3]), KP_CODES512(k + 3), sum3);
+		KP_GROUP_DOT(sum0, g);
+		KP_GROUP_DOT(sum1, g + 1);
 	}
-	for (; k < n_cols; k++)
-		sum0 = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), KP_CODES512(k), sum0);
-#undef KP_CODES512
-	sum0 = _mm512_add_ps(_mm512_add_ps(sum0, sum1), _mm512_add_ps(sum2, sum3));
-	_mm512_storeu_ps(lower, _mm512_mul_ps(_mm512_loadu_ps(scales),
-										  _mm512_sub_ps(sum0, _mm512_set1_ps(half_l1))));
+	if (g < n_groups)
+		KP_GROUP_DOT(sum0, g);
+#undef KP_GROUP_DOT
+	dot = _mm512_cvtepi32_ps(_mm512_add_epi32(sum0, sum1));
+	_mm512_storeu_ps(lower,
+					 _mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(scales),
+												 _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(step), dot),
+															   _mm512_set1_ps(half_l1))),
+								   _mm512_mul_ps(_mm512_set1_ps(half_step), _mm512_loadu_ps(code_l1))));
 #elif defined(__AVX2__)
-	__m256		low0 = _mm256_setzero_ps();
-	__m256		low1 = _mm256_setzero_ps();
-	__m256		high0 = _mm256_setzero_ps();
-	__m256		high1 = _mm256_setzero_ps();
+	__m256i		ones = _mm256_set1_epi16(1);
+	__m256i		sum_low = _mm256_setzero_si256();
+	__m256i		sum_high = _mm256_setzero_si256();
+	int			half;
 
-#define KP_CODES256(kk, half) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (block + (size_t) (kk) * KP_SCORE_BLOCK + 8 * (half)))))
-	for (; k + 2 <= n_cols; k += 2)
+	for (g = 0; g < n_groups; g++)
 	{
-		__m256		x0 = _mm256_set1_ps(x[k]);
-		__m256		x1 = _mm256_set1_ps(x[k + 1]);
+		__m256i		query = _mm256_set1_epi32(query_groups[g]);
+		__m256i		magnitude = _mm256_abs_epi8(query);
+		const int8_t *codes = block + (size_t) g * 64;
 
-		low0 = _mm256_fmadd_ps(x0, KP_CODES256(k, 0), low0);
-		high0 = _mm256_fmadd_ps(x0, KP_CODES256(k, 1), high0);
-		low1 = _mm256_fmadd_ps(x1, KP_CODES256(k + 1, 0), low1);
-		high1 = _mm256_fmadd_ps(x1, KP_CODES256(k + 1, 1), high1);
+		sum_low = _mm256_add_epi32(sum_low, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *) codes), query)), ones));
+		sum_high = _mm256_add_epi32(sum_high, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *) (codes + 32)), query)), ones));
 	}
-	for (; k < n_cols; k++)
+	for (half = 0; half < 2; half++)
 	{
-		__m256		x0 = _mm256_set1_ps(x[k]);
+		__m256		dot = _mm256_cvtepi32_ps(half == 0 ? sum_low : sum_high);
 
-		low0 = _mm256_fmadd_ps(x0, KP_CODES256(k, 0), low0);
-		high0 = _mm256_fmadd_ps(x0, KP_CODES256(k, 1), high0);
+		_mm256_storeu_ps(lower + 8 * half,
+						 _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(scales + 8 * half),
+													 _mm256_sub_ps(_mm256_mul_ps(_mm256_set1_ps(step), dot),
+																   _mm256_set1_ps(half_l1))),
+									   _mm256_mul_ps(_mm256_set1_ps(half_step), _mm256_loadu_ps(code_l1 + 8 * half))));
 	}
-#undef KP_CODES256
-	_mm256_storeu_ps(lower, _mm256_mul_ps(_mm256_loadu_ps(scales),
-										  _mm256_sub_ps(_mm256_add_ps(low0, low1), _mm256_set1_ps(half_l1))));
-	_mm256_storeu_ps(lower + 8, _mm256_mul_ps(_mm256_loadu_ps(scales + 8),
-											  _mm256_sub_ps(_mm256_add_ps(high0, high1), _mm256_set1_ps(half_l1))));
 #else
-	float		acc[KP_SCORE_BLOCK];
+	int32_t		sum[KP_SCORE_BLOCK];
 	int			j;
 
 	for (j = 0; j < KP_SCORE_BLOCK; j++)
-		acc[j] = 0;
-	for (; k < n_cols; k++)
+		sum[j] = 0;
+	for (g = 0; g < n_groups; g++)
 	{
-		const int8_t *codes = block + (size_t) k * KP_SCORE_BLOCK;
+		const int8_t *codes = block + (size_t) g * KP_SCORE_GROUP * KP_SCORE_BLOCK;
+		int8_t		query[KP_SCORE_GROUP];
+		int			t;
 
+		memcpy(query, &query_groups[g], KP_SCORE_GROUP);
 		for (j = 0; j < KP_SCORE_BLOCK; j++)
-			acc[j] += x[k] * (float) codes[j];
+			for (t = 0; t < KP_SCORE_GROUP; t++)
+				sum[j] += (int32_t) codes[j * KP_SCORE_GROUP + t] * query[t];
 	}
 	for (j = 0; j < KP_SCORE_BLOCK; j++)
-		lower[j] = scales[j] * (acc[j] - half_l1);
+		lower[j] = scales[j] * (step * (float) sum[j] - half_l1) - half_step * code_l1[j];
 #endif
 }
 
 /*
  * Bit j set when row j of the block may still make the top k: not excluded
- * (lower bound -inf) and upper bound lower + 2·s_j·‖x‖₁/2 >= threshold.
+ * (lower bound -inf) and upper bound lower + 2·(s_j·half_l1 +
+ * half_step·l1_j) >= threshold.
  */
 static uint32_t
-block_candidates(const float *lower, const float *scales, float width, float threshold)
+block_candidates(const float *lower, const float *scales, const float *code_l1,
+				 float l1, float step, float threshold)
 {
 #if defined(__AVX512F__)
 	__m512		low = _mm512_loadu_ps(lower);
-	__m512		upper = _mm512_fmadd_ps(_mm512_loadu_ps(scales), _mm512_set1_ps(width), low);
+	__m512		upper = _mm512_add_ps(low, _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(scales), _mm512_set1_ps(l1)),
+														 _mm512_mul_ps(_mm512_loadu_ps(code_l1), _mm512_set1_ps(step))));
 
 	return _mm512_cmp_ps_mask(low, _mm512_set1_ps(-INFINITY), _CMP_GT_OQ) &
 		_mm512_cmp_ps_mask(upper, _mm512_set1_ps(threshold), _CMP_GE_OQ);
@@ -316,7 +565,7 @@ block_candidates(const float *lower, const float *scales, float width, float thr
 	int			j;
 
 	for (j = 0; j < KP_SCORE_BLOCK; j++)
-		if (lower[j] > -INFINITY && lower[j] + scales[j] * width >= threshold)
+		if (lower[j] > -INFINITY && lower[j] + (scales[j] * l1 + code_l1[j] * step) >= threshold)
 			mask |= 1u << j;
 	return mask;
 #endif
@@ -396,13 +645,24 @@ bound_heap_offer(float *heap, int32_t *size, int32_t k, float value)
 	heap[i] = value;
 }
 
-static int
-by_row(const void *a, const void *b)
-{
-	int32_t		ra = *(const int32_t *) a;
-	int32_t		rb = *(const int32_t *) b;
+/*
+ * Candidate rows are scattered over F, usually beyond the caches: asking for
+ * the rows a few candidates ahead overlaps their cache misses.
+ */
+#define RESCORE_AHEAD 8
 
-	return ra < rb ? -1 : (ra > rb);
+static inline void
+prefetch_row(const float *row, int32_t n_cols)
+{
+#if defined(__GNUC__)
+	size_t		offset;
+
+	for (offset = 0; offset < (size_t) n_cols * sizeof(float); offset += 64)
+		__builtin_prefetch((const char *) row + offset);
+#else
+	(void) row;
+	(void) n_cols;
+#endif
 }
 
 static inline int
@@ -413,33 +673,38 @@ stop_requested(const kp_score_scratch *scratch, int64_t step)
 }
 
 /*
- * Puts the candidate rows in ascending order.  Past n/16 candidates (k in
- * the thousands and more) one pass over a flag per row, which heap_index
- * holds until selection, is cheaper than sorting and can be interrupted.
+ * The query's component along Q's direction and the length of the rest,
+ * x = x_along·d + x_across·u with u ⟂ d, in double so that the difference
+ * of squares keeps its precision.
  */
-static int
-order_candidates(int32_t n_rows, int32_t n_candidates, kp_score_scratch *scratch)
+static void
+query_cone(const kp_qmatrix *Q, const float *x, float *x_along, float *x_across)
 {
-	int32_t    *is_candidate = scratch->heap_index;
-	int32_t		kept = 0;
-	int32_t		i;
+	double		along = 0;
+	double		squared = 0;
+	int32_t		c;
 
-	if ((int64_t) n_candidates * 16 <= n_rows)
+	for (c = 0; c < Q->n_cols; c++)
 	{
-		qsort(scratch->candidates, (size_t) n_candidates, sizeof(int32_t), by_row);
-		return 0;
+		along += (double) x[c] * Q->direction[c];
+		squared += (double) x[c] * x[c];
 	}
-	memset(is_candidate, 0, (size_t) n_rows * sizeof(int32_t));
-	for (i = 0; i < n_candidates; i++)
-		is_candidate[scratch->candidates[i]] = 1;
-	for (i = 0; i < n_rows; i++)
-	{
-		if (stop_requested(scratch, i))
-			return -1;
-		if (is_candidate[i])
-			scratch->candidates[kept++] = i;
-	}
-	return 0;
+	*x_along = (float) along;
+	*x_across = (float) sqrt(squared - along * along > 0 ? squared - along * along : 0);
+}
+
+/*
+ * Bound of x·y over a block: x·y = x_along·y_along + x_across·(u·y) and
+ * |u·y| <= the longest part across d of the block's rows, plus a margin
+ * for rounding of DIRECTED_SLACK·‖x‖·‖y‖ (norm_product).  NaN, never
+ * below a threshold, when the block holds non-finite rows.
+ */
+static inline float
+cone_bound(const float *cone, float x_along, float x_across, float norm_product)
+{
+	float		along = x_along >= 0 ? x_along * cone[0] : x_along * cone[1];
+
+	return along + x_across * cone[2] + DIRECTED_SLACK * norm_product;
 }
 
 int32_t
@@ -450,15 +715,21 @@ kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 	int32_t		n = Q->n_rows;
 	int32_t		f = Q->n_cols;
 	int32_t		n_blocks = block_count(n);
+	int32_t		n_groups = (int32_t) (group_cols(f) / KP_SCORE_GROUP);
+	size_t		block_bytes = group_cols(f) * KP_SCORE_BLOCK;
+	int8_t	   *query_codes = (int8_t *) scratch->query_groups;
 	float		half_l1 = 0;
 	float		x_max = 0;
+	float		step;
+	float		half_step;
 	float		x_norm;
+	float		x_along = 0;
+	float		x_across = 0;
 	int			score_all;
 	float		threshold = -INFINITY;
 	int32_t		heap_size = 0;
 	int32_t		scanned = 0;
 	int32_t		n_candidates = 0;
-	int32_t		selected;
 	int32_t		pos;
 	int32_t		i;
 
@@ -477,6 +748,18 @@ kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 	half_l1 *= 0.5f * BOUND_SLACK;
 	x_norm = sqrtf(kp_dot(x, x, f)) * BOUND_SLACK;
 	score_all = Q->n_tiny_rows > 0 || x_max < TINY_VALUE;
+	if (Q->cone != NULL)
+		query_cone(Q, x, &x_along, &x_across);
+	/* the query's own codes: x_k = step·qx_k + e_k with |e_k| <= step/2 */
+	step = x_max / 127.0f;
+	half_step = 0.5f * step * BOUND_SLACK;
+	memset(query_codes, 0, (size_t) n_groups * KP_SCORE_GROUP);
+	for (i = 0; !score_all && i < f; i++)
+	{
+		long		code = lrintf(x[i] * (127.0f / x_max));
+
+		query_codes[i] = (int8_t) (code > 127 ? 127 : (code < -127 ? -127 : code));
+	}
 
 	scratch->lanes_marked = 1;
 	mark_excluded(Q, excluded, n_excluded, scratch->excluded_lanes, 1);
@@ -493,7 +776,7 @@ kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 		uint32_t	skip = scratch->excluded_lanes[scanned];
 		uint32_t	offer;
 
-		if (heap_size == k && x_norm * Q->block_max_norm[scanned] < threshold)
+		if (heap_size == k && x_norm * Q->stop_norm[scanned] < threshold)
 			break;
 		if (stop_requested(scratch, (int64_t) scanned * KP_SCORE_BLOCK))
 		{
@@ -501,8 +784,19 @@ kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 			scratch->lanes_marked = 0;
 			return -1;
 		}
-		block_lower_bounds(Q->codes + (size_t) scanned * f * KP_SCORE_BLOCK, x, f,
-						   Q->scales + (size_t) scanned * KP_SCORE_BLOCK, half_l1, lower);
+		if (heap_size == k && (x_norm * Q->block_max_norm[scanned] < threshold ||
+							   (Q->cone != NULL &&
+								cone_bound(Q->cone + 3 * (size_t) scanned, x_along, x_across,
+										   x_norm * Q->block_max_norm[scanned]) < threshold)))
+		{
+			for (i = 0; i < KP_SCORE_BLOCK; i++)
+				lower[i] = -INFINITY;
+			continue;
+		}
+		block_lower_bounds(Q->codes + (size_t) scanned * block_bytes, scratch->query_groups,
+						   n_groups, Q->scales + (size_t) scanned * KP_SCORE_BLOCK,
+						   Q->code_l1 + (size_t) scanned * KP_SCORE_BLOCK, step, half_l1,
+						   half_step, lower);
 		if (scanned == n_blocks - 1 && n % KP_SCORE_BLOCK != 0)
 			skip |= ~((1u << (n % KP_SCORE_BLOCK)) - 1) & 0xFFFFu;
 		for (offer = skip; offer != 0; offer &= offer - 1)
@@ -519,7 +813,8 @@ kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 	for (pos = 0; pos < scanned * KP_SCORE_BLOCK; pos += KP_SCORE_BLOCK)
 	{
 		uint32_t	mask = block_candidates(scratch->lower + pos, Q->scales + pos,
-											2.0f * half_l1, threshold);
+											Q->code_l1 + pos, 2.0f * half_l1,
+											2.0f * half_step, threshold);
 
 		while (mask != 0)
 		{
@@ -528,24 +823,17 @@ kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 		}
 	}
 
-	/* Rows in ascending order, so that ties go to the lower row. */
-	if (order_candidates(n, n_candidates, scratch) != 0)
-		return -1;
+	for (i = 0; i < n_candidates && i < RESCORE_AHEAD; i++)
+		prefetch_row(F + (size_t) scratch->candidates[i] * f, f);
 	for (i = 0; i < n_candidates; i++)
 	{
 		if (stop_requested(scratch, i))
 			return -1;
+		if (i + RESCORE_AHEAD < n_candidates)
+			prefetch_row(F + (size_t) scratch->candidates[i + RESCORE_AHEAD] * f, f);
 		scratch->candidate_scores[i] = kp_dot(x, F + (size_t) scratch->candidates[i] * f, f);
 	}
-	selected = kp_topk_interruptible(scratch->candidate_scores, n_candidates, k,
-									 scratch->heap_index, scratch->heap_score,
-									 scratch->interrupt, scratch->interrupt_arg);
-	if (selected < 0)
-		return -1;
-	for (i = 0; i < selected; i++)
-	{
-		out_index[i] = scratch->candidates[scratch->heap_index[i]];
-		out_score[i] = scratch->heap_score[i];
-	}
-	return selected;
+	/* ties go to the lower row */
+	return kp_topk_labelled(scratch->candidate_scores, scratch->candidates, n_candidates, k,
+							out_index, out_score, scratch->interrupt, scratch->interrupt_arg);
 }

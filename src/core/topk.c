@@ -78,6 +78,14 @@ kp_topk_interruptible(const float *scores, int32_t n, int32_t k,
 					  int32_t *out_index, float *out_score,
 					  kp_interrupt_fn interrupt, void *interrupt_arg)
 {
+	return kp_topk_labelled(scores, NULL, n, k, out_index, out_score, interrupt, interrupt_arg);
+}
+
+int32_t
+kp_topk_labelled(const float *scores, const int32_t *labels, int32_t n, int32_t k,
+				 int32_t *out_label, float *out_score,
+				 kp_interrupt_fn interrupt, void *interrupt_arg)
+{
 	int32_t		size = 0;
 	int32_t		i;
 
@@ -93,25 +101,27 @@ kp_topk_interruptible(const float *scores, int32_t n, int32_t k,
 			return -1;
 		if (isnan(s) || s == -INFINITY)
 			continue;
-		out_index[size] = i;
+		out_label[size] = labels ? labels[i] : i;
 		out_score[size] = s;
-		sift_up(out_index, out_score, size);
+		sift_up(out_label, out_score, size);
 		size++;
 	}
 
 	/*
-	 * Later entries have higher indices, so they lose ties with the root and
-	 * must beat its score strictly; NaN and -inf fail the comparison too.
+	 * Without labels later entries have higher indices, so they lose ties
+	 * with the root and must beat its score strictly; NaN and -inf fail the
+	 * comparison too.
 	 */
 	for (; i < n; i++)
 	{
 		if (cancelled_at(i, interrupt, interrupt_arg))
 			return -1;
-		if (scores[i] > out_score[0])
+		if (scores[i] > out_score[0] ||
+			(labels != NULL && scores[i] == out_score[0] && labels[i] < out_label[0]))
 		{
-			out_index[0] = i;
+			out_label[0] = labels ? labels[i] : i;
 			out_score[0] = scores[i];
-			sift_down(out_index, out_score, 0, size);
+			sift_down(out_label, out_score, 0, size);
 		}
 	}
 
@@ -120,8 +130,8 @@ kp_topk_interruptible(const float *scores, int32_t n, int32_t k,
 	{
 		if (cancelled_at(i, interrupt, interrupt_arg))
 			return -1;
-		swap_entries(out_index, out_score, 0, i);
-		sift_down(out_index, out_score, 0, i);
+		swap_entries(out_label, out_score, 0, i);
+		sift_down(out_label, out_score, 0, i);
 	}
 	return size;
 }

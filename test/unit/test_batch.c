@@ -85,7 +85,7 @@ compare_with_score_topk(const float *U, int32_t n_user_rows, const int32_t *user
 	*status_out = kp_batch_topk(&kp_malloc_allocator, U, n_user_rows, users, n_users, V,
 								n_items, f, indptr, seen, k, index, score, count, NULL, NULL);
 	kp_qmatrix_build(&kp_malloc_allocator, V, n_items, f, &Q, NULL, NULL);
-	kp_score_scratch_init(&kp_malloc_allocator, n_items, &scratch);
+	kp_score_scratch_init(&kp_malloc_allocator, n_items, f, &scratch);
 	for (i = 0; i < n_users; i++)
 	{
 		int32_t		r = users ? users[i] : i;

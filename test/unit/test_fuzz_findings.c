@@ -55,7 +55,7 @@ topk_is_exact(const float *F, int32_t n, int32_t f, const float *x,
 	int32_t		i;
 
 	if (kp_qmatrix_build(&kp_malloc_allocator, F, n, f, &Q, NULL, NULL) != KP_OK ||
-		kp_score_scratch_init(&kp_malloc_allocator, n, &scratch) != KP_OK)
+		kp_score_scratch_init(&kp_malloc_allocator, n, f, &scratch) != KP_OK)
 		return 0;
 	for (i = 0; i < n_excluded; i++)
 		is_excluded[excluded[i]] = true;

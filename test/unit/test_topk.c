@@ -141,6 +141,85 @@ test_interruptible(float *scores)
 	free(plain_value);
 }
 
+static const int32_t *sort_labels;
+
+/* Best first: higher score, then lower label. */
+static int
+cmp_labelled(const void *a, const void *b)
+{
+	int32_t		x = *(const int32_t *) a;
+	int32_t		y = *(const int32_t *) b;
+
+	if (sort_scores[x] != sort_scores[y])
+		return sort_scores[x] > sort_scores[y] ? -1 : 1;
+	return sort_labels[x] < sort_labels[y] ? -1 : (sort_labels[x] > sort_labels[y]);
+}
+
+/*
+ * Entries labelled by a shuffled permutation, scores with many ties, NaN
+ * and -inf: the labels of the full sort by (score, label).
+ */
+static void
+test_labelled(void)
+{
+	int32_t		n = 2000;
+	float	   *scores = malloc(sizeof(float) * n);
+	int32_t    *labels = malloc(sizeof(int32_t) * n);
+	int32_t    *order = malloc(sizeof(int32_t) * n);
+	int32_t    *got = malloc(sizeof(int32_t) * n);
+	float	   *got_score = malloc(sizeof(float) * n);
+	int32_t		ks[] = {1, 10, 50, 1999, 2000, 5000};
+	int32_t		i;
+	int			c;
+
+	for (i = 0; i < n; i++)
+	{
+		labels[i] = i * 7;
+		scores[i] = (float) (rng_next() % 40);
+		if (i % 97 == 0)
+			scores[i] = NAN;
+		if (i % 89 == 0)
+			scores[i] = -INFINITY;
+	}
+	for (i = n - 1; i > 0; i--)
+	{
+		int32_t		j = (int32_t) (rng_next() % (uint64_t) (i + 1));
+		int32_t		t = labels[i];
+
+		labels[i] = labels[j];
+		labels[j] = t;
+	}
+	for (c = 0; c < (int) (sizeof(ks) / sizeof(ks[0])); c++)
+	{
+		int32_t		k = ks[c];
+		int32_t		m = 0;
+		int32_t		count = kp_topk_labelled(scores, labels, n, k, got, got_score, NULL, NULL);
+		int			same;
+
+		for (i = 0; i < n; i++)
+			if (!isnan(scores[i]) && scores[i] != -INFINITY)
+				order[m++] = i;
+		sort_scores = scores;
+		sort_labels = labels;
+		qsort(order, m, sizeof(int32_t), cmp_labelled);
+		if (m > k)
+			m = k;
+		same = count == m;
+		for (i = 0; same && i < m; i++)
+			same = got[i] == labels[order[i]] && got_score[i] == scores[order[i]];
+		unit_ok(same, "labelled, k = %d: the %d best, ties to the lower label", k, count);
+	}
+	unit_ok(kp_topk_labelled(scores, NULL, n, 10, got, got_score, NULL, NULL) == 10 &&
+			kp_topk(scores, n, 10, order, got_score) == 10 &&
+			memcmp(got, order, sizeof(int32_t) * 10) == 0,
+			"without labels, the labels are the indices");
+	free(scores);
+	free(labels);
+	free(order);
+	free(got);
+	free(got_score);
+}
+
 int
 main(void)
 {
@@ -191,5 +270,6 @@ main(void)
 
 	test_interruptible(scores);
 	free(scores);
+	test_labelled();
 	return unit_done();
 }
