@@ -98,6 +98,7 @@ typedef struct KpServingModel
 	float	   *top_score;		/* n_items */
 	float	   *dense_scores;	/* n_items, for ease; allocated on first use */
 	uint8	   *course_mask;	/* n_items, all zero between calls; on first use */
+	bool		course_mask_marked; /* marks may be left by a cancelled call */
 	/* Built on first use by audience.c and session.c: */
 	kp_qmatrix	users_q;		/* int8 copy of user_factors (audience) */
 	bool		users_q_built;
@@ -132,7 +133,8 @@ extern int32 kpreco_top_for_user(KpServingModel *s, int32 user, int32 k);
 /*
  * Which courses may be returned: only those of candidates (when given), never
  * those of exclude, and (exclude_seen) never the user's training courses.
- * Arrays hold course indices; unknown ids are dropped by the caller.
+ * Arrays hold course indices, in any order and possibly repeated; unknown
+ * ids are dropped by the caller.
  */
 typedef struct KpCourseFilter
 {

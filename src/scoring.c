@@ -95,13 +95,20 @@ course_mask(KpServingModel *s)
 	return s->course_mask;
 }
 
-/* Marks (value 1) the courses a filter excludes for a user; undone by unmark. */
+/*
+ * Marks (value 1) the courses a filter excludes for a user; undone by
+ * unmark.  A call cancelled in between leaves marks, cleared by the next.
+ */
 static void
 mark_excluded(KpServingModel *s, int32 user, const KpCourseFilter *filter, int32 also)
 {
 	const kp_model *m = &s->model;
 	uint8	   *mask = course_mask(s);
 	int32		i;
+
+	if (s->course_mask_marked)
+		memset(mask, 0, (Size) m->n_items);
+	s->course_mask_marked = true;
 
 	for (i = 0; i < filter->n_exclude; i++)
 		mask[filter->exclude[i]] = 1;
@@ -134,13 +141,17 @@ unmark(KpServingModel *s, int32 user, const KpCourseFilter *filter, int32 also)
 	}
 	if (also >= 0)
 		mask[also] = 0;
+	s->course_mask_marked = false;
 }
 
+/* Value of a course's mask while it is taken as a candidate. */
+#define TAKEN 2
+
 /*
- * Scores of the eligible candidates (sorted, distinct, so that ties go to
- * the lower course index as everywhere else), then a partial selection.
- * score_of gives a course's score; candidates are few, so each is scored
- * exactly on its own.
+ * Scores of the eligible candidates (each once: a repeat finds its course
+ * marked TAKEN), then a partial selection in which ties go to the lower
+ * course index as everywhere else.  score_of gives a course's score;
+ * candidates are few, so each is scored exactly on its own.
  */
 static int32
 top_of_candidates(KpServingModel *s, int32 k, const KpCourseFilter *filter,
@@ -149,7 +160,6 @@ top_of_candidates(KpServingModel *s, int32 k, const KpCourseFilter *filter,
 	uint8	   *mask = s->course_mask;
 	int32	   *index = palloc(sizeof(int32) * Max(filter->n_candidates, 1));
 	float	   *scores = palloc(sizeof(float) * Max(filter->n_candidates, 1));
-	int32	   *chosen = palloc(sizeof(int32) * Max(k, 1));
 	int32		n = 0;
 	int32		i;
 	int32		count;
@@ -158,18 +168,19 @@ top_of_candidates(KpServingModel *s, int32 k, const KpCourseFilter *filter,
 	{
 		int32		item = filter->candidates[i];
 
-		if (mask[item] || (n > 0 && index[n - 1] == item))
+		if (mask[item])
 			continue;
+		mask[item] = TAKEN;
 		index[n] = item;
 		scores[n] = score_of(s, row, item);
 		n++;
 	}
-	count = kp_topk(scores, n, k, chosen, s->top_score);
-	for (i = 0; i < count; i++)
-		s->top_index[i] = index[chosen[i]];
+	for (i = 0; i < n; i++)
+		mask[index[i]] = 0;
+	count = kp_topk_labelled(scores, index, n, k, s->top_index, s->top_score,
+							 kpreco_check_interrupts, NULL);
 	pfree(index);
 	pfree(scores);
-	pfree(chosen);
 	return count;
 }
 

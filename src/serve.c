@@ -56,15 +56,6 @@ kpreco_begin_result_set(FunctionCallInfo fcinfo)
 	return result;
 }
 
-static int
-compare_int32(const void *a, const void *b)
-{
-	int32		x = *(const int32 *) a;
-	int32		y = *(const int32 *) b;
-
-	return x < y ? -1 : (x > y ? 1 : 0);
-}
-
 static text *
 model_name_arg(FunctionCallInfo fcinfo, int argno)
 {
@@ -110,41 +101,55 @@ put_top(KpResultSet *result, KpServingModel *s, const kp_qmatrix *Q, const float
 }
 
 /*
- * Course indices of the known ids of a bigint[] argument (NULLs and ids the
- * model does not know are dropped), ascending and distinct.
+ * Course indices of the known ids of a bigint[] argument, in the array's
+ * order and with its repeats (NULLs and ids the model does not know are
+ * dropped).  Without NULLs the ids are read in place.
  */
 static int32 *
 course_indices(FunctionCallInfo fcinfo, int argno, KpServingModel *s, int32 *count)
 {
 	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(argno);
-	Datum	   *elements;
-	bool	   *nulls;
 	int			n;
 	int32	   *indices;
-	int32		kept = 0;
 	int			i;
 
 	if (ARR_NDIM(array) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("course id arrays must have one dimension")));
-	deconstruct_array(array, INT8OID, sizeof(int64), true, TYPALIGN_DOUBLE, &elements, &nulls, &n);
+	n = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
 	indices = palloc(sizeof(int32) * Max(n, 1));
-	for (i = 0; i < n; i++)
-	{
-		int32		item;
-
-		if (nulls[i])
-			continue;
-		item = kp_idmap_find(&s->items, DatumGetInt64(elements[i]));
-		if (item >= 0)
-			indices[kept++] = item;
-	}
-	qsort(indices, kept, sizeof(int32), compare_int32);
 	*count = 0;
-	for (i = 0; i < kept; i++)
-		if (i == 0 || indices[i] != indices[i - 1])
-			indices[(*count)++] = indices[i];
+	if (!ARR_HASNULL(array))
+	{
+		const int64 *ids = (const int64 *) ARR_DATA_PTR(array);
+
+		for (i = 0; i < n; i++)
+		{
+			int32		item = kp_idmap_find(&s->items, ids[i]);
+
+			if ((i & 0xFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+			if (item >= 0)
+				indices[(*count)++] = item;
+		}
+	}
+	else
+	{
+		Datum	   *elements;
+		bool	   *nulls;
+
+		deconstruct_array(array, INT8OID, sizeof(int64), true, TYPALIGN_DOUBLE, &elements, &nulls, &n);
+		for (i = 0; i < n; i++)
+		{
+			int32		item = nulls[i] ? -1 : kp_idmap_find(&s->items, DatumGetInt64(elements[i]));
+
+			if ((i & 0xFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+			if (item >= 0)
+				indices[(*count)++] = item;
+		}
+	}
 	return indices;
 }
 
