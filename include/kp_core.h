@@ -81,4 +81,23 @@ kp_mix64(uint64_t x)
 
 const char *kp_status_message(kp_status status);
 
+/*
+ * Asks for the bytes at p to be brought into the caches: for rows read
+ * in an order the hardware cannot guess (candidates scattered over a
+ * matrix), a few rows ahead, so that their cache misses overlap.
+ */
+static inline void
+kp_prefetch(const void *p, size_t bytes)
+{
+#if defined(__GNUC__)
+	size_t		offset;
+
+	for (offset = 0; offset < bytes; offset += 64)
+		__builtin_prefetch((const char *) p + offset);
+#else
+	(void) p;
+	(void) bytes;
+#endif
+}
+
 #endif							/* KP_CORE_H */

@@ -147,17 +147,24 @@ unmark(KpServingModel *s, int32 user, const KpCourseFilter *filter, int32 also)
 /* Value of a course's mask while it is taken as a candidate. */
 #define TAKEN 2
 
+/* Candidates whose vectors are prefetched ahead of their scoring (kp_prefetch). */
+#define PREFETCH_AHEAD 8
+
 /*
  * Scores of the eligible candidates (each once: a repeat finds its course
  * marked TAKEN), then a partial selection in which ties go to the lower
  * course index as everywhere else.  score_of gives a course's score;
- * candidates are few, so each is scored exactly on its own.
+ * candidates are few, so each is scored exactly on its own.  The rows of
+ * vectors (factors floats each; NULL: none) that score_of reads are
+ * prefetched, since candidates are scattered over the catalog.
  */
 static int32
 top_of_candidates(KpServingModel *s, int32 k, const KpCourseFilter *filter,
-				  float (*score_of) (KpServingModel *s, int32 row, int32 item), int32 row)
+				  float (*score_of) (KpServingModel *s, int32 row, int32 item), int32 row,
+				  const float *vectors)
 {
 	uint8	   *mask = s->course_mask;
+	Size		row_bytes = sizeof(float) * (Size) s->model.factors;
 	int32	   *index = palloc(sizeof(int32) * Max(filter->n_candidates, 1));
 	float	   *scores = palloc(sizeof(float) * Max(filter->n_candidates, 1));
 	int32		n = 0;
@@ -168,15 +175,25 @@ top_of_candidates(KpServingModel *s, int32 k, const KpCourseFilter *filter,
 	{
 		int32		item = filter->candidates[i];
 
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (mask[item])
 			continue;
 		mask[item] = TAKEN;
-		index[n] = item;
-		scores[n] = score_of(s, row, item);
-		n++;
+		index[n++] = item;
 	}
 	for (i = 0; i < n; i++)
 		mask[index[i]] = 0;
+	for (i = 0; vectors != NULL && i < Min(n, PREFETCH_AHEAD); i++)
+		kp_prefetch(vectors + (Size) index[i] * s->model.factors, row_bytes);
+	for (i = 0; i < n; i++)
+	{
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (vectors != NULL && i + PREFETCH_AHEAD < n)
+			kp_prefetch(vectors + (Size) index[i + PREFETCH_AHEAD] * s->model.factors, row_bytes);
+		scores[i] = score_of(s, row, index[i]);
+	}
 	count = kp_topk_labelled(scores, index, n, k, s->top_index, s->top_score,
 							 kpreco_check_interrupts, NULL);
 	pfree(index);
@@ -239,13 +256,14 @@ kpreco_top_filtered(KpServingModel *s, int32 user, int32 k, const KpCourseFilter
 	mark_excluded(s, user, filter, -1);
 	if (user < 0 && m->algorithm == KP_ALGO_POPULAR)
 	{
-		n = filter->has_candidates ? top_of_candidates(s, k, filter, popularity_score, 0)
+		n = filter->has_candidates ? top_of_candidates(s, k, filter, popularity_score, 0, NULL)
 			: top_by_vector(s, &s->items_q, m->item_factors, everyone, -1, -1, k, filter);
 	}
 	else if (user < 0)
 		n = top_popular(s, k, filter);
 	else if (filter->has_candidates)
-		n = top_of_candidates(s, k, filter, user_score, user);
+		n = top_of_candidates(s, k, filter, user_score, user,
+								  m->algorithm == KP_ALGO_EASE ? NULL : m->item_factors);
 	else if (m->algorithm == KP_ALGO_EASE)
 	{
 		float	   *scores = (float *) kpreco_ease_user_scores(s, user);
@@ -320,7 +338,7 @@ kpreco_similar_filtered(KpServingModel *s, int32 item, int32 k, const KpCourseFi
 		/* the popular model's own order, without a similarity */
 		int32		i;
 
-		n = filter->has_candidates ? top_of_candidates(s, k, filter, popularity_score, 0)
+		n = filter->has_candidates ? top_of_candidates(s, k, filter, popularity_score, 0, NULL)
 			: top_by_vector(s, &s->items_q, m->item_factors, everyone, -1, item, k, filter);
 		for (i = 0; i < n; i++)
 			s->top_score[i] = NAN;
@@ -328,7 +346,7 @@ kpreco_similar_filtered(KpServingModel *s, int32 item, int32 k, const KpCourseFi
 	else if (m->algorithm == KP_ALGO_EASE)
 	{
 		if (filter->has_candidates)
-			n = top_of_candidates(s, k, filter, ease_weight, item);
+			n = top_of_candidates(s, k, filter, ease_weight, item, NULL);
 		else
 		{
 			int32		i;
@@ -347,7 +365,7 @@ kpreco_similar_filtered(KpServingModel *s, int32 item, int32 k, const KpCourseFi
 	{
 		kpreco_prepare_similarity(s);
 		if (filter->has_candidates)
-			n = top_of_candidates(s, k, filter, cosine_score, item);
+			n = top_of_candidates(s, k, filter, cosine_score, item, s->item_unit);
 		else
 			n = top_by_vector(s, &s->item_unit_q, s->item_unit,
 							  s->item_unit + (Size) item * m->factors, -1, item, k, filter);

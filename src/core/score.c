@@ -645,25 +645,8 @@ bound_heap_offer(float *heap, int32_t *size, int32_t k, float value)
 	heap[i] = value;
 }
 
-/*
- * Candidate rows are scattered over F, usually beyond the caches: asking for
- * the rows a few candidates ahead overlaps their cache misses.
- */
+/* Candidate rows prefetched ahead of their rescoring (kp_prefetch). */
 #define RESCORE_AHEAD 8
-
-static inline void
-prefetch_row(const float *row, int32_t n_cols)
-{
-#if defined(__GNUC__)
-	size_t		offset;
-
-	for (offset = 0; offset < (size_t) n_cols * sizeof(float); offset += 64)
-		__builtin_prefetch((const char *) row + offset);
-#else
-	(void) row;
-	(void) n_cols;
-#endif
-}
 
 static inline int
 stop_requested(const kp_score_scratch *scratch, int64_t step)
@@ -824,13 +807,13 @@ kp_score_topk(const kp_qmatrix *Q, const float *F, const float *x,
 	}
 
 	for (i = 0; i < n_candidates && i < RESCORE_AHEAD; i++)
-		prefetch_row(F + (size_t) scratch->candidates[i] * f, f);
+		kp_prefetch(F + (size_t) scratch->candidates[i] * f, (size_t) f * sizeof(float));
 	for (i = 0; i < n_candidates; i++)
 	{
 		if (stop_requested(scratch, i))
 			return -1;
 		if (i + RESCORE_AHEAD < n_candidates)
-			prefetch_row(F + (size_t) scratch->candidates[i + RESCORE_AHEAD] * f, f);
+			kp_prefetch(F + (size_t) scratch->candidates[i + RESCORE_AHEAD] * f, (size_t) f * sizeof(float));
 		scratch->candidate_scores[i] = kp_dot(x, F + (size_t) scratch->candidates[i] * f, f);
 	}
 	/* ties go to the lower row */
