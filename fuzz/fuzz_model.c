@@ -59,6 +59,7 @@ check_base64_round_trip(const uint8_t *text, size_t len, const unsigned char *de
 }
 
 static void check_ease_serving(const kp_model *m, int32_t k);
+static void check_audience(const kp_model *m, int32_t k, fuzz_allocator *alloc);
 
 static void
 check_serving(const kp_model *m, unsigned k_choice)
@@ -106,7 +107,37 @@ check_serving(const kp_model *m, unsigned k_choice)
 	fuzz_check_topk(&Q, m->item_factors, m->item_factors, &i, 1, k, &scratch);
 	kp_score_scratch_free(&alloc.base, &scratch);
 	kp_qmatrix_free(&alloc.base, &Q);
+	check_audience(m, k, &alloc);
 	FUZZ_CHECK(alloc.live == 0);
+}
+
+/*
+ * audience: the users laid out along the principal direction of the course
+ * vectors (when they have one), ranked for the first and the last course.
+ */
+static void
+check_audience(const kp_model *m, int32_t k, fuzz_allocator *alloc)
+{
+	float	   *direction;
+	kp_qmatrix	U;
+	kp_score_scratch scratch;
+
+	if (m->n_users == 0 || m->n_items == 0)
+		return;
+	direction = malloc(sizeof(float) * (size_t) m->factors);
+	FUZZ_CHECK(direction != NULL);
+	if (kp_principal_direction(&alloc->base, m->item_factors, m->n_items, m->factors, direction) == KP_OK)
+	{
+		FUZZ_CHECK(kp_qmatrix_build_along(&alloc->base, m->user_factors, m->n_users, m->factors,
+										  direction, &U, NULL, NULL) == KP_OK);
+		FUZZ_CHECK(kp_score_scratch_init(&alloc->base, m->n_users, m->factors, &scratch) == KP_OK);
+		fuzz_check_topk(&U, m->user_factors, m->item_factors, NULL, 0, k, &scratch);
+		fuzz_check_topk(&U, m->user_factors, m->item_factors + (size_t) (m->n_items - 1) * m->factors,
+						NULL, 0, k, &scratch);
+		kp_score_scratch_free(&alloc->base, &scratch);
+		kp_qmatrix_free(&alloc->base, &U);
+	}
+	free(direction);
 }
 
 /*
