@@ -126,7 +126,8 @@ check_audience(const kp_model *m, int32_t k, fuzz_allocator *alloc)
 		return;
 	direction = malloc(sizeof(float) * (size_t) m->factors);
 	FUZZ_CHECK(direction != NULL);
-	if (kp_principal_direction(&alloc->base, m->item_factors, m->n_items, m->factors, direction) == KP_OK)
+	if (kp_principal_direction(&alloc->base, m->item_factors, m->n_items, m->factors, direction,
+							   NULL, NULL) == KP_OK)
 	{
 		FUZZ_CHECK(kp_qmatrix_build_along(&alloc->base, m->user_factors, m->n_users, m->factors,
 										  direction, &U, NULL, NULL) == KP_OK);

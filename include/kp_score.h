@@ -79,11 +79,15 @@ kp_status	kp_qmatrix_build_along(const kp_allocator *alloc, const float *F,
 
 /*
  * The principal direction of the rows of F (top eigenvector of FᵀF, by power
- * iteration over at most 8,192 evenly spaced rows) into out (n_cols values,
- * unit length); KP_EINVAL when F has no finite nonzero row.
+ * iteration over evenly spaced rows: at most 8,192, fewer for wide rows so
+ * that FᵀF costs about 2^27 multiply-adds) into out (n_cols values, unit
+ * length).  KP_EINVAL when F has no finite nonzero row or more than 4,096
+ * columns; KP_ECANCELLED when interrupt (if not NULL, called once per
+ * sampled row and iteration) asks to stop.
  */
 kp_status	kp_principal_direction(const kp_allocator *alloc, const float *F, int32_t n_rows,
-								   int32_t n_cols, float *out);
+								   int32_t n_cols, float *out, kp_interrupt_fn interrupt,
+								   void *interrupt_arg);
 void		kp_qmatrix_free(const kp_allocator *alloc, kp_qmatrix *q);
 size_t		kp_qmatrix_bytes(int32_t n_rows, int32_t n_cols);
 

@@ -128,7 +128,8 @@ prepare_user_scan(KpServingModel *s)
 		return;
 	kpreco_allocator_init(&alloc, s->context);
 	direction = palloc(sizeof(float) * m->factors);
-	if (kp_principal_direction(&alloc, m->item_factors, m->n_items, m->factors, direction) == KP_OK)
+	if (kp_principal_direction(&alloc, m->item_factors, m->n_items, m->factors, direction,
+							   kpreco_check_interrupts, NULL) == KP_OK)
 		status = kp_qmatrix_build_along(&alloc, m->user_factors, m->n_users, m->factors, direction,
 										&s->users_q, kpreco_check_interrupts, NULL);
 	else

@@ -129,8 +129,9 @@ kp_qmatrix_build(const kp_allocator *alloc, const float *F,
 
 /*
  * Per block: largest and smallest component along the direction and the
- * longest part across it, rounded outwards; NaN or infinite rows make the
- * block's bound infinite so that it is never skipped.
+ * longest part across it, in double (the bound's DIRECTED_SLACK covers
+ * their rounding to float); NaN or infinite rows make the block's bound
+ * infinite so that it is never skipped.
  */
 static void
 block_cone(const float *F, int32_t n_cols, const double *direction, const int32_t *rows,
@@ -311,24 +312,32 @@ cancelled:
 
 #define DIRECTION_SAMPLE 8192
 #define DIRECTION_ITERATIONS 100
+#define DIRECTION_MAX_COLS 4096
+/* Multiply-adds of the sampled FᵀF: about 0.1 s at most. */
+#define DIRECTION_WORK (1 << 27)
 
 kp_status
 kp_principal_direction(const kp_allocator *alloc, const float *F, int32_t n_rows,
-					   int32_t n_cols, float *out)
+					   int32_t n_cols, float *out, kp_interrupt_fn interrupt,
+					   void *interrupt_arg)
 {
-	int32_t		step = n_rows > DIRECTION_SAMPLE ? n_rows / DIRECTION_SAMPLE : 1;
+	int64_t		sample = DIRECTION_WORK / ((int64_t) n_cols * n_cols);
+	int32_t		step;
 	double	   *gram;
 	double	   *v;
 	double	   *next;
 	double		length = 0;
 	int32_t		used = 0;
+	int			cancelled = 0;
 	int32_t		r;
 	int32_t		i;
 	int32_t		j;
 	int32_t		iteration;
 
-	if (n_rows < 0 || n_cols < 1 || n_cols > KP_SCORE_MAX_COLS)
+	if (n_rows < 0 || n_cols < 1 || n_cols > DIRECTION_MAX_COLS)
 		return KP_EINVAL;
+	sample = sample < 16 ? 16 : (sample > DIRECTION_SAMPLE ? DIRECTION_SAMPLE : sample);
+	step = n_rows > sample ? (int32_t) (n_rows / sample) : 1;
 	gram = kp_alloc(alloc, (size_t) n_cols * n_cols * sizeof(double));
 	v = kp_alloc(alloc, (size_t) n_cols * sizeof(double));
 	next = kp_alloc(alloc, (size_t) n_cols * sizeof(double));
@@ -347,6 +356,11 @@ kp_principal_direction(const kp_allocator *alloc, const float *F, int32_t n_rows
 		const float *y = F + (size_t) r * n_cols;
 		double		squared = 0;
 
+		if (interrupt != NULL && interrupt(interrupt_arg))
+		{
+			cancelled = 1;
+			break;
+		}
 		for (i = 0; i < n_cols; i++)
 			squared += (double) y[i] * y[i];
 		if (!isfinite(squared) || squared == 0)
@@ -357,8 +371,13 @@ kp_principal_direction(const kp_allocator *alloc, const float *F, int32_t n_rows
 				gram[(size_t) i * n_cols + j] += (double) y[i] * y[j];
 	}
 	/* power iteration: v ← FᵀF·v / ‖FᵀF·v‖ */
-	for (iteration = 0; used > 0 && iteration < DIRECTION_ITERATIONS; iteration++)
+	for (iteration = 0; !cancelled && used > 0 && iteration < DIRECTION_ITERATIONS; iteration++)
 	{
+		if (interrupt != NULL && interrupt(interrupt_arg))
+		{
+			cancelled = 1;
+			break;
+		}
 		length = 0;
 		for (i = 0; i < n_cols; i++)
 		{
@@ -380,6 +399,8 @@ kp_principal_direction(const kp_allocator *alloc, const float *F, int32_t n_rows
 	kp_free(alloc, gram);
 	kp_free(alloc, v);
 	kp_free(alloc, next);
+	if (cancelled)
+		return KP_ECANCELLED;
 	return used > 0 && length > 0 && isfinite(length) ? KP_OK : KP_EINVAL;
 }
 

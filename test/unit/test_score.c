@@ -282,7 +282,7 @@ test_directed(void)
 	for (i = 0; i < 200; i++)
 		for (d = 0; d < f; d++)
 			Q[(size_t) i * f + d] = (float) (1 + i % 3) * axis[d] + 0.3f * uniform();
-	unit_ok(kp_principal_direction(&kp_malloc_allocator, Q, 200, f, direction) == KP_OK,
+	unit_ok(kp_principal_direction(&kp_malloc_allocator, Q, 200, f, direction, NULL, NULL) == KP_OK,
 			"principal direction of the queries");
 	{
 		double		axis_length = 0;
@@ -326,8 +326,27 @@ test_directed(void)
 	unit_ok(kp_qmatrix_build_along(&kp_malloc_allocator, F, n, f, x, &q, NULL, NULL) == KP_EINVAL,
 			"a NaN direction is refused");
 	memset(Q, 0, sizeof(float) * 200 * f);
-	unit_ok(kp_principal_direction(&kp_malloc_allocator, Q, 200, f, direction) == KP_EINVAL,
+	unit_ok(kp_principal_direction(&kp_malloc_allocator, Q, 200, f, direction, NULL, NULL) == KP_EINVAL,
 			"zero rows have no principal direction");
+	{
+		int			calls = 0;
+		int32_t		wide = 1024;
+		float	   *W = malloc(sizeof(float) * 3000 * (size_t) wide);
+		float	   *w_direction = malloc(sizeof(float) * (size_t) wide);
+
+		for (i = 0; i < 3000 * wide; i++)
+			W[i] = (i % wide == 5 ? 4.0f : 0.0f) + 0.01f * uniform();
+		unit_ok(kp_principal_direction(&kp_malloc_allocator, W, 3000, wide, w_direction, NULL, NULL) == KP_OK &&
+				fabsf(w_direction[5]) > 0.99f,
+				"1,024 columns: a sample of rows finds the dominant column");
+		unit_ok(kp_principal_direction(&kp_malloc_allocator, W, 3000, wide, w_direction,
+									   cancel_on_second_check, &calls) == KP_ECANCELLED && calls == 2,
+				"stops when the interrupt asks");
+		unit_ok(kp_principal_direction(&kp_malloc_allocator, W, 1, 4097, w_direction, NULL, NULL) == KP_EINVAL,
+				"more than 4,096 columns are refused");
+		free(W);
+		free(w_direction);
+	}
 	free(F);
 	free(Q);
 }
