@@ -81,6 +81,16 @@ kp_mix64(uint64_t x)
 
 const char *kp_status_message(kp_status status);
 
+/* Steps of a long loop between two calls of its interrupt callback. */
+#define KP_CHECK_INTERVAL 65536
+
+/* Nonzero when interrupt is set, step is a multiple of KP_CHECK_INTERVAL and it asks to stop. */
+static inline int
+kp_interrupted(kp_interrupt_fn interrupt, void *interrupt_arg, int64_t step)
+{
+	return interrupt != NULL && step % KP_CHECK_INTERVAL == 0 && interrupt(interrupt_arg);
+}
+
 /*
  * Asks for the bytes at p to be brought into the caches: for rows read
  * in an order the hardware cannot guess (candidates scattered over a

@@ -40,7 +40,7 @@
 
 #define KP_SCORE_BLOCK 16
 #define KP_SCORE_GROUP 4
-#define KP_SCORE_CHECK_INTERVAL 65536
+#define KP_SCORE_CHECK_INTERVAL KP_CHECK_INTERVAL
 /* Integer dot products of this many columns cannot overflow an int32. */
 #define KP_SCORE_MAX_COLS 65536
 

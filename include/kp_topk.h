@@ -18,7 +18,7 @@ int32_t		kp_topk(const float *scores, int32_t n, int32_t k,
 					int32_t *out_index, float *out_score);
 
 /* Entries between two calls of interrupt in kp_topk_interruptible. */
-#define KP_TOPK_CHECK_INTERVAL 65536
+#define KP_TOPK_CHECK_INTERVAL KP_CHECK_INTERVAL
 
 /*
  * kp_topk that calls interrupt (if not NULL) every KP_TOPK_CHECK_INTERVAL

@@ -116,8 +116,6 @@ quantise_row(const float *row, int32_t n_cols, int8_t *block, int32_t lane, floa
 	return max_abs / 127.0f;
 }
 
-/* Rows quantised between interrupt checks. */
-#define ROWS_PER_CHECK 65536
 
 kp_status
 kp_qmatrix_build(const kp_allocator *alloc, const float *F,
@@ -242,7 +240,7 @@ kp_qmatrix_build_along(const kp_allocator *alloc, const float *F,
 	{
 		const float *row = F + (size_t) pos * n_cols;
 
-		if (pos % ROWS_PER_CHECK == 0 && interrupt != NULL && interrupt(interrupt_arg))
+		if (kp_interrupted(interrupt, interrupt_arg, pos))
 			goto cancelled;
 
 		norms[pos].norm = sqrtf(kp_dot(row, row, n_cols));
@@ -270,7 +268,7 @@ kp_qmatrix_build_along(const kp_allocator *alloc, const float *F,
 		int32_t		row = norms[pos].row;
 		int32_t		block = pos / KP_SCORE_BLOCK;
 
-		if (pos % ROWS_PER_CHECK == 0 && interrupt != NULL && interrupt(interrupt_arg))
+		if (kp_interrupted(interrupt, interrupt_arg, pos))
 			goto cancelled;
 
 		out->row_at[pos] = row;
@@ -286,8 +284,7 @@ kp_qmatrix_build_along(const kp_allocator *alloc, const float *F,
 	}
 	for (pos = n_blocks - 1; pos >= 0; pos--)
 	{
-		if (pos % (ROWS_PER_CHECK / KP_SCORE_BLOCK) == 0 && interrupt != NULL &&
-			interrupt(interrupt_arg))
+		if (kp_interrupted(interrupt, interrupt_arg, (int64_t) pos * KP_SCORE_BLOCK))
 			goto cancelled;
 		out->stop_norm[pos] = out->block_max_norm[pos];
 		if (pos + 1 < n_blocks && !(out->stop_norm[pos + 1] <= out->stop_norm[pos]))
@@ -672,8 +669,7 @@ bound_heap_offer(float *heap, int32_t *size, int32_t k, float value)
 static inline int
 stop_requested(const kp_score_scratch *scratch, int64_t step)
 {
-	return scratch->interrupt != NULL && step % KP_SCORE_CHECK_INTERVAL == 0 &&
-		scratch->interrupt(scratch->interrupt_arg);
+	return kp_interrupted(scratch->interrupt, scratch->interrupt_arg, step);
 }
 
 /*

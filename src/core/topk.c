@@ -66,13 +66,6 @@ kp_topk(const float *scores, int32_t n, int32_t k,
 	return kp_topk_interruptible(scores, n, k, out_index, out_score, NULL, NULL);
 }
 
-/* Nonzero when interrupt is set, step is a multiple of the check interval and it asks to stop. */
-static inline int
-cancelled_at(int64_t step, kp_interrupt_fn interrupt, void *interrupt_arg)
-{
-	return interrupt != NULL && step % KP_TOPK_CHECK_INTERVAL == 0 && interrupt(interrupt_arg);
-}
-
 int32_t
 kp_topk_interruptible(const float *scores, int32_t n, int32_t k,
 					  int32_t *out_index, float *out_score,
@@ -97,7 +90,7 @@ kp_topk_labelled(const float *scores, const int32_t *labels, int32_t n, int32_t 
 	{
 		float		s = scores[i];
 
-		if (cancelled_at(i, interrupt, interrupt_arg))
+		if (kp_interrupted(interrupt, interrupt_arg, i))
 			return -1;
 		if (isnan(s) || s == -INFINITY)
 			continue;
@@ -114,7 +107,7 @@ kp_topk_labelled(const float *scores, const int32_t *labels, int32_t n, int32_t 
 	 */
 	for (; i < n; i++)
 	{
-		if (cancelled_at(i, interrupt, interrupt_arg))
+		if (kp_interrupted(interrupt, interrupt_arg, i))
 			return -1;
 		if (scores[i] > out_score[0] ||
 			(labels != NULL && scores[i] == out_score[0] && labels[i] < out_label[0]))
@@ -128,7 +121,7 @@ kp_topk_labelled(const float *scores, const int32_t *labels, int32_t n, int32_t 
 	/* heapsort: moving the worst to the back leaves the best first */
 	for (i = size - 1; i > 0; i--)
 	{
-		if (cancelled_at(i, interrupt, interrupt_arg))
+		if (kp_interrupted(interrupt, interrupt_arg, i))
 			return -1;
 		swap_entries(out_label, out_score, 0, i);
 		sift_down(out_label, out_score, 0, i);
