@@ -414,6 +414,7 @@ kpreco_serving_model_from_value(struct varlena *raw)
 												  ALLOCSET_DEFAULT_SIZES);
 	KpServingModel *s = MemoryContextAllocZero(context, sizeof(KpServingModel));
 
+	kpreco_apply_blas_threads();
 	s->context = context;
 	s->name = MemoryContextStrdup(context, "(model value)");
 	s->raw = raw;
@@ -511,6 +512,8 @@ kpreco_serving_model(text *name)
 	LoadedModel *loaded;
 	MemoryContext old;
 
+	/* serving's BLAS calls (fold-in, segments, recommend_all) run with the session's setting */
+	kpreco_apply_blas_threads();
 	if (!registry_loaded || registry_generation != catalog_generation ||
 		registry_user != GetUserId())
 		refresh_registry();

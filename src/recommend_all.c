@@ -115,8 +115,6 @@ kpreco_recommend_all(PG_FUNCTION_ARGS)
 	}
 
 	batch = m->algorithm != KP_ALGO_EASE && m->algorithm != KP_ALGO_POPULAR;
-	/* sgemm runs with the session's kpreco.blas_threads, as training does */
-	kpreco_apply_blas_threads();
 	for (first = 0; first < n_users; first += USERS_PER_CHUNK)
 	{
 		int32		chunk = Min(USERS_PER_CHUNK, n_users - first);
