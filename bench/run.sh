@@ -1169,7 +1169,7 @@ SQL
 				record "$tag" blas_threads "1 (SET kpreco.blas_threads = 1, applied by a one-row train_agg)" ""
 			else
 				tag=features-recommend_all-session_default
-				record "$tag" blas_threads "OpenBLAS default (SET kpreco.blas_threads = 1 is not applied by recommend_all)" ""
+				record "$tag" blas_threads "kpreco.blas_threads at its default (1), applied by recommend_all itself" ""
 			fi
 			best_count=$(minimum ${ra[$mode-count]})
 			record "$tag" count_seconds_best "$best_count" s
