@@ -3,7 +3,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS kpreco;
-SELECT plan(14);
+SELECT plan(18);
 
 -- Runs a statement; returns how it ended and after how many seconds.
 CREATE FUNCTION pg_temp.run(statement text) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -67,6 +67,19 @@ SELECT lives_ok($$SELECT kpreco.train('tap_cancel', 'SELECT * FROM tap_big WHERE
 SELECT is((SELECT count(*) FROM kpreco.model_versions WHERE name = 'tap_cancel'), 2::bigint, 'and adds its version');
 SELECT isnt((SELECT array_agg(course_id ORDER BY rank) FROM kpreco.recommend(1, 5, 'tap_cancel')),
 	(SELECT array_agg(course_id ORDER BY rank) FROM tap_served), 'which is served');
+
+-- A filtered call cancelled while the courses it excludes are marked leaves
+-- no mark behind: the session's next call still serves them.
+SELECT lives_ok($$SELECT kpreco.train('tap_marks', 'SELECT u % 1000 AS user_id, u AS course_id FROM generate_series(1, 2000000) u', '{"algorithm": "popular"}')$$,
+	'a popular model of 2,000,000 courses trains');
+SELECT is((SELECT count(*) FROM kpreco.recommend(1, 10, 'tap_marks', candidates => '{5,6,7}')), 3::bigint,
+	'candidates 5, 6 and 7 are served');
+SET statement_timeout = '50ms';
+SELECT is(pg_temp.run($$SELECT count(*) FROM kpreco.recommend(1, 2000000, 'tap_marks', exclude => '{5}')$$) ->> 'ended',
+	'57014: canceling statement due to statement timeout', 'statement_timeout cancels recommend(k = 2,000,000, exclude => {5})');
+RESET statement_timeout;
+SELECT is((SELECT count(*) FROM kpreco.recommend(1, 10, 'tap_marks', candidates => '{5,6,7}')), 3::bigint,
+	'course 5, excluded by the cancelled call, is served again');
 
 SELECT * FROM finish();
 ROLLBACK;
