@@ -103,12 +103,15 @@ put_top(KpResultSet *result, KpServingModel *s, const kp_qmatrix *Q, const float
 /*
  * Course indices of the known ids of a bigint[] argument, in the array's
  * order and with its repeats (NULLs and ids the model does not know are
- * dropped).  Without NULLs the ids are read in place.
+ * dropped).
  */
 static int32 *
 course_indices(FunctionCallInfo fcinfo, int argno, KpServingModel *s, int32 *count)
 {
 	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(argno);
+	const int64 *ids = NULL;
+	Datum	   *elements = NULL;
+	bool	   *nulls = NULL;
 	int			n;
 	int32	   *indices;
 	int			i;
@@ -119,36 +122,23 @@ course_indices(FunctionCallInfo fcinfo, int argno, KpServingModel *s, int32 *cou
 				 errmsg("course id arrays must have one dimension")));
 	n = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
 	indices = palloc(sizeof(int32) * Max(n, 1));
-	*count = 0;
-	if (!ARR_HASNULL(array))
-	{
-		const int64 *ids = (const int64 *) ARR_DATA_PTR(array);
-
-		for (i = 0; i < n; i++)
-		{
-			int32		item = kp_idmap_find(&s->items, ids[i]);
-
-			if ((i & 0xFFFF) == 0)
-				CHECK_FOR_INTERRUPTS();
-			if (item >= 0)
-				indices[(*count)++] = item;
-		}
-	}
-	else
-	{
-		Datum	   *elements;
-		bool	   *nulls;
-
+	/* without NULLs, the ids are read in place */
+	if (ARR_HASNULL(array))
 		deconstruct_array(array, INT8OID, sizeof(int64), true, TYPALIGN_DOUBLE, &elements, &nulls, &n);
-		for (i = 0; i < n; i++)
-		{
-			int32		item = nulls[i] ? -1 : kp_idmap_find(&s->items, DatumGetInt64(elements[i]));
+	else
+		ids = (const int64 *) ARR_DATA_PTR(array);
+	*count = 0;
+	for (i = 0; i < n; i++)
+	{
+		int32		item;
 
-			if ((i & 0xFFFF) == 0)
-				CHECK_FOR_INTERRUPTS();
-			if (item >= 0)
-				indices[(*count)++] = item;
-		}
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (ids == NULL && nulls[i])
+			continue;
+		item = kp_idmap_find(&s->items, ids != NULL ? ids[i] : DatumGetInt64(elements[i]));
+		if (item >= 0)
+			indices[(*count)++] = item;
 	}
 	return indices;
 }

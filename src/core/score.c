@@ -125,6 +125,22 @@ kp_qmatrix_build(const kp_allocator *alloc, const float *F,
 	return kp_qmatrix_build_along(alloc, F, n_rows, n_cols, NULL, out, interrupt, interrupt_arg);
 }
 
+/* y·d (unit d) and ‖y‖², in double. */
+static double
+along_direction(const float *y, const double *direction, int32_t n_cols, double *squared)
+{
+	double		along = 0;
+	int32_t		c;
+
+	*squared = 0;
+	for (c = 0; c < n_cols; c++)
+	{
+		along += (double) y[c] * direction[c];
+		*squared += (double) y[c] * y[c];
+	}
+	return along;
+}
+
 /*
  * Per block: largest and smallest component along the direction and the
  * longest part across it, in double (the bound's DIRECTED_SLACK covers
@@ -142,16 +158,9 @@ block_cone(const float *F, int32_t n_cols, const double *direction, const int32_
 
 	for (j = 0; j < n; j++)
 	{
-		const float *y = F + (size_t) rows[j] * n_cols;
-		double		along = 0;
-		double		squared = 0;
-		int32_t		c;
+		double		squared;
+		double		along = along_direction(F + (size_t) rows[j] * n_cols, direction, n_cols, &squared);
 
-		for (c = 0; c < n_cols; c++)
-		{
-			along += (double) y[c] * direction[c];
-			squared += (double) y[c] * y[c];
-		}
 		if (!isfinite(along) || !isfinite(squared))
 		{
 			along_max = across_max = INFINITY;
@@ -247,12 +256,9 @@ kp_qmatrix_build_along(const kp_allocator *alloc, const float *F,
 		norms[pos].along = 0;
 		if (out->direction != NULL)
 		{
-			double		along = 0;
-			int32_t		c;
+			double		squared;
 
-			for (c = 0; c < n_cols; c++)
-				along += (double) row[c] * out->direction[c];
-			norms[pos].along = (float) along;
+			norms[pos].along = (float) along_direction(row, out->direction, n_cols, &squared);
 		}
 		norms[pos].row = pos;
 	}
@@ -680,15 +686,9 @@ stop_requested(const kp_score_scratch *scratch, int64_t step)
 static void
 query_cone(const kp_qmatrix *Q, const float *x, float *x_along, float *x_across)
 {
-	double		along = 0;
-	double		squared = 0;
-	int32_t		c;
+	double		squared;
+	double		along = along_direction(x, Q->direction, Q->n_cols, &squared);
 
-	for (c = 0; c < Q->n_cols; c++)
-	{
-		along += (double) x[c] * Q->direction[c];
-		squared += (double) x[c] * x[c];
-	}
 	*x_along = (float) along;
 	*x_across = (float) sqrt(squared - along * along > 0 ? squared - along * along : 0);
 }
