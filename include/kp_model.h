@@ -23,6 +23,11 @@
  *       f32  item_factors[n_items * factors], padded to 8
  *       i64  seen_indptr[n_users + 1]
  *       i32  seen_items[nnz], padded to 8   (each user's training items)
+ *   format version 3 only (a model that stores neighbour lists):
+ *       u32  neighbours_per_user (L, 1..KP_MODEL_MAX_NEIGHBOURS), u32 zero
+ *       i32  neighbours[user_rows * L], padded to 8
+ *            row u's L slots: the user rows most similar to u (kp_neighbours.h)
+ *            in ascending order, then -1 for each slot left empty
  * Readers check every field, every size and every float, so a truncated or
  * altered value is rejected instead of being served.
  *
@@ -39,9 +44,10 @@
  *            them.
  * user_rows is n_users for every algorithm but ease.
  *
- * Format version 2 adds the algorithms other than ials.  A model that
- * version 1 can express (ials) is still written as version 1, so that older
- * releases of kpreco keep reading it.
+ * Format version 2 adds the algorithms other than ials, version 3 the
+ * neighbour lists.  A model that an older version can express is still
+ * written in the oldest such version, so that older releases of kpreco keep
+ * reading it.
  */
 #ifndef KP_MODEL_H
 #define KP_MODEL_H
@@ -49,7 +55,7 @@
 #include "kp_core.h"
 
 #define KP_MODEL_MAGIC 0x4D52504Bu	/* bytes 'K' 'P' 'R' 'M' */
-#define KP_MODEL_FORMAT_VERSION 2
+#define KP_MODEL_FORMAT_VERSION 3
 #define KP_MODEL_HEADER_BYTES 64
 /*
  * PostgreSQL refuses values of 1 GB or more, and the text form (base64, 4/3
@@ -59,6 +65,8 @@
 /* Larger factors are never produced by training; they would overflow scores. */
 #define KP_MODEL_MAX_ABS_FACTOR 1e15f
 #define KP_MODEL_MAX_OPTIONS_BYTES (64 * 1024)
+/* Most neighbours a model stores per user (kpreco.train's option similar_users). */
+#define KP_MODEL_MAX_NEIGHBOURS 100
 
 typedef enum kp_algorithm
 {
@@ -91,6 +99,8 @@ typedef struct kp_model
 	const float *item_factors;
 	const int64_t *seen_indptr;
 	const int32_t *seen_items;
+	int32_t		neighbours_per_user;	/* 0: no neighbour lists */
+	const int32_t *neighbours;	/* user_rows * neighbours_per_user */
 } kp_model;
 
 const char *kp_algorithm_name(uint32_t algorithm);
@@ -109,15 +119,22 @@ kp_model_format_for(uint32_t algorithm)
 	return algorithm == KP_ALGO_IALS ? 1 : 2;
 }
 
+/* Only models with user vectors that rank users (not popular, not ease) keep neighbours. */
+static inline int
+kp_model_can_have_neighbours(uint32_t algorithm)
+{
+	return algorithm == KP_ALGO_IALS || algorithm == KP_ALGO_BPR || algorithm == KP_ALGO_ALS;
+}
+
 /* Serialised size of m, or 0 if it would exceed KP_MODEL_MAX_BYTES. */
 size_t		kp_model_bytes(const kp_model *m);
 
 /*
  * Writes m into buf (size == kp_model_bytes(m), 8-byte aligned), including
  * the checksum; bytes 0..3 are left as they are.  The version written is
- * m->format_version when it can hold the algorithm and is not newer than
- * KP_MODEL_FORMAT_VERSION (a value read and written again keeps its bytes),
- * else kp_model_format_for(m->algorithm).  KP_EINVAL for a wrong size or
+ * 3 when m has neighbour lists; otherwise m->format_version when it can
+ * hold the algorithm and is older than 3 (a value read and written again
+ * keeps its bytes), else kp_model_format_for(m->algorithm).  KP_EINVAL for a wrong size or
  * alignment, a big-endian host, or header fields kp_model_read would reject.
  * Calls interrupt (if not NULL) every few MB written; KP_ECANCELLED, with
  * buf half written, when it returns nonzero.
@@ -128,7 +145,8 @@ kp_status	kp_model_write(const kp_model *m, void *buf, size_t size,
 /*
  * Parses and fully validates buf (8-byte aligned): magic, version, sizes,
  * checksum, id order, CSR structure, finite factors within
- * KP_MODEL_MAX_ABS_FACTOR.  On success out's pointers refer into buf.  On
+ * KP_MODEL_MAX_ABS_FACTOR, neighbour lists (ascending rows in range, never
+ * the user's own, empty slots only at the end).  On success out's pointers refer into buf.  On
  * failure writes a one-line reason into err (lowercase, no final period).
  * Calls interrupt (if not NULL) every few MB checked; KP_ECANCELLED when it
  * returns nonzero.
@@ -139,7 +157,9 @@ kp_status	kp_model_read(const void *buf, size_t size, kp_model *out,
 
 /*
  * Reads and checks only the fixed header (the first 64 bytes) and that the
- * declared sizes add up to size_total; array pointers are left NULL.
+ * declared sizes add up to size_total (for version 3, whose neighbour count
+ * follows the arrays, that size_total leaves room for neighbour lists);
+ * array pointers are left NULL and neighbours_per_user 0.
  */
 kp_status	kp_model_read_header(const void *buf, size_t header_len, size_t size_total,
 								 kp_model *out, char *err, size_t errlen);

@@ -53,8 +53,12 @@ typedef struct model_layout
 	size_t		item_factors;
 	size_t		seen_indptr;
 	size_t		seen_items;
+	size_t		neighbours_count;	/* version 3: the u32 L and its zero word */
+	size_t		neighbours;
 	size_t		total;
 } model_layout;
+
+#define NEIGHBOURS_COUNT_BYTES 8
 
 static kp_status model_error(char *err, size_t errlen, const char *fmt,...)
 			KP_PRINTF_ATTR(3, 4);
@@ -141,17 +145,24 @@ factors_valid(uint32_t algorithm, int32_t n_items, int32_t factors)
 	return factors >= 1 && factors <= KP_MODEL_MAX_FACTORS;
 }
 
-/* Fills *lay; returns 0 for invalid counts or a model that is too large. */
+/*
+ * Fills *lay; returns 0 for invalid counts or a model that is too large.
+ * neighbours_per_user 0 lays out a model without neighbour lists, which ends
+ * after seen_items.
+ */
 static int
 compute_layout(uint32_t algorithm, int32_t n_users, int32_t n_items, int32_t factors,
-			   uint32_t options_len, int64_t nnz, model_layout *lay)
+			   uint32_t options_len, int64_t nnz, int32_t neighbours_per_user,
+			   model_layout *lay)
 {
 	size_t		offset = KP_MODEL_HEADER_BYTES;
 	int32_t		user_rows = algorithm == KP_ALGO_EASE ? 0 : n_users;
 
 	if (n_users < 0 || n_items < 0 || nnz < 0 ||
 		!factors_valid(algorithm, n_items, factors) ||
-		options_len > KP_MODEL_MAX_OPTIONS_BYTES)
+		options_len > KP_MODEL_MAX_OPTIONS_BYTES ||
+		neighbours_per_user < 0 || neighbours_per_user > KP_MODEL_MAX_NEIGHBOURS ||
+		(neighbours_per_user > 0 && !kp_model_can_have_neighbours(algorithm)))
 		return 0;
 
 	lay->options = offset;
@@ -175,6 +186,16 @@ compute_layout(uint32_t algorithm, int32_t n_users, int32_t n_items, int32_t fac
 	lay->seen_items = offset;
 	if (!add_section(&offset, (uint64_t) nnz, sizeof(int32_t)))
 		return 0;
+	lay->neighbours_count = lay->neighbours = offset;
+	if (neighbours_per_user > 0)
+	{
+		if (!add_section(&offset, NEIGHBOURS_COUNT_BYTES, 1))
+			return 0;
+		lay->neighbours = offset;
+		if (!add_section(&offset, (uint64_t) user_rows * (uint64_t) neighbours_per_user,
+						 sizeof(int32_t)))
+			return 0;
+	}
 	lay->total = offset;
 	return 1;
 }
@@ -204,7 +225,7 @@ kp_model_bytes(const kp_model *m)
 	model_layout lay;
 
 	if (!compute_layout(m->algorithm, m->n_users, m->n_items, m->factors,
-						m->options_len, m->nnz, &lay))
+						m->options_len, m->nnz, m->neighbours_per_user, &lay))
 		return 0;
 	return lay.total;
 }
@@ -376,16 +397,19 @@ copy_section(unsigned char *dst, const void *src, size_t bytes, ticker *t)
 }
 
 /*
- * The version a value is written in: the one it was read in (an ials
- * model of version 2 stays version 2, so that a value read and written
- * again is the same bytes), else the oldest that can hold its algorithm.
+ * The version a value is written in: 3 for neighbour lists; else the one it
+ * was read in (an ials model of version 2 stays version 2, so that a value
+ * read and written again is the same bytes), else the oldest that can hold
+ * its algorithm.
  */
 static uint32_t
 written_version(const kp_model *m)
 {
 	uint32_t	oldest = kp_model_format_for(m->algorithm);
 
-	if (m->format_version > oldest && m->format_version <= KP_MODEL_FORMAT_VERSION)
+	if (m->neighbours_per_user > 0)
+		return 3;
+	if (m->format_version > oldest && m->format_version < 3)
 		return m->format_version;
 	return oldest;
 }
@@ -405,7 +429,8 @@ kp_model_write(const kp_model *m, void *buf, size_t size,
 	if (!host_is_little_endian() || ((uintptr_t) buf & 7) != 0)
 		return KP_EINVAL;
 	if (!compute_layout(m->algorithm, m->n_users, m->n_items, m->factors,
-						m->options_len, m->nnz, &lay) || lay.total != size)
+						m->options_len, m->nnz, m->neighbours_per_user, &lay) ||
+		lay.total != size)
 		return KP_EINVAL;
 	/* refuse to write what kp_model_read would reject for its header */
 	if (kp_algorithm_name(m->algorithm) == NULL || m->n_items < 1 ||
@@ -435,8 +460,13 @@ kp_model_write(const kp_model *m, void *buf, size_t size,
 		copy_section(p + lay.item_factors, m->item_factors, n_item_floats * sizeof(float), &t) != KP_OK ||
 		copy_section(p + lay.seen_indptr, m->seen_indptr,
 					 ((size_t) m->n_users + 1) * sizeof(int64_t), &t) != KP_OK ||
-		copy_section(p + lay.seen_items, m->seen_items, (size_t) m->nnz * sizeof(int32_t), &t) != KP_OK)
+		copy_section(p + lay.seen_items, m->seen_items, (size_t) m->nnz * sizeof(int32_t), &t) != KP_OK ||
+		copy_section(p + lay.neighbours, m->neighbours,
+					 (size_t) kp_model_user_rows(m) * (size_t) m->neighbours_per_user * sizeof(int32_t),
+					 &t) != KP_OK)
 		return KP_ECANCELLED;
+	if (m->neighbours_per_user > 0)
+		put_u32(p + lay.neighbours_count, (uint32_t) m->neighbours_per_user);
 
 	checksum = model_checksum(p, size, &t, &cancelled);
 	if (cancelled)
@@ -520,16 +550,51 @@ parse_header(const unsigned char *p, size_t size_total, kp_model *out,
 	if (m.rows_skipped < 0)
 		return model_error(err, errlen, "model's rows_skipped is negative (%lld)",
 						   (long long) m.rows_skipped);
+	if (m.format_version >= 3 && !kp_model_can_have_neighbours(m.algorithm))
+		return model_error(err, errlen, "model format version %u of algorithm %s, which keeps no neighbour lists",
+						   (unsigned int) m.format_version, kp_algorithm_name(m.algorithm));
 	if (!compute_layout(m.algorithm, m.n_users, m.n_items, m.factors, m.options_len,
-						m.nnz, lay))
+						m.nnz, 0, lay))
 		return model_error(err, errlen,
 						   "model header describes a value larger than the limit of %zu bytes",
 						   KP_MODEL_MAX_BYTES);
-	if (lay->total != size_total)
+	/* version 3's neighbour count follows the arrays: kp_model_read checks the rest */
+	if (m.format_version >= 3 ? size_total < lay->total + NEIGHBOURS_COUNT_BYTES
+		: lay->total != size_total)
+		return model_error(err, errlen,
+						   "model size mismatch: the header describes %s%zu bytes but the value has %zu",
+						   m.format_version >= 3 ? "more than " : "",
+						   m.format_version >= 3 ? lay->total + NEIGHBOURS_COUNT_BYTES - 1 : lay->total,
+						   size_total);
+	*out = m;
+	return KP_OK;
+}
+
+/*
+ * Version 3: reads the neighbour count that follows the arrays and lays the
+ * value out again with it; it must then describe exactly size bytes.
+ */
+static kp_status
+parse_neighbours_count(const unsigned char *p, size_t size, kp_model *m,
+					   model_layout *lay, char *err, size_t errlen)
+{
+	uint32_t	count = get_u32(p + lay->neighbours_count);
+
+	if (get_u32(p + lay->neighbours_count + 4) != 0)
+		return model_error(err, errlen, "model has nonzero padding bytes");
+	if (count < 1 || count > KP_MODEL_MAX_NEIGHBOURS)
+		return model_error(err, errlen, "model stores %u neighbours per user, outside 1..%d",
+						   (unsigned int) count, KP_MODEL_MAX_NEIGHBOURS);
+	m->neighbours_per_user = (int32_t) count;
+	if (!compute_layout(m->algorithm, m->n_users, m->n_items, m->factors, m->options_len,
+						m->nnz, m->neighbours_per_user, lay))
+		return model_error(err, errlen,
+						   "model header describes a value larger than the limit of %zu bytes",
+						   KP_MODEL_MAX_BYTES);
+	if (lay->total != size)
 		return model_error(err, errlen,
 						   "model size mismatch: the header describes %zu bytes but the value has %zu",
-						   lay->total, size_total);
-	*out = m;
+						   lay->total, size);
 	return KP_OK;
 }
 
@@ -671,6 +736,38 @@ check_seen(const int64_t *indptr, const int32_t *items, int32_t n_users,
 	return KP_OK;
 }
 
+/* Each list: rows in range and ascending, never its own, then only -1. */
+static kp_status
+check_neighbours(const int32_t *neighbours, int32_t rows, int32_t per_user,
+				 char *err, size_t errlen, ticker *t)
+{
+	int32_t		u;
+
+	if (per_user == 0)
+		return KP_OK;
+	for (u = 0; u < rows; u++)
+	{
+		const int32_t *list = neighbours + (size_t) u * per_user;
+		int32_t		j;
+
+		for (j = 0; j < per_user && list[j] >= 0; j++)
+		{
+			if (list[j] >= rows || list[j] == u || (j > 0 && list[j] <= list[j - 1]))
+				return model_error(err, errlen,
+								   "model neighbour list of user row %d is malformed at slot %d",
+								   (int) u, (int) j);
+		}
+		for (; j < per_user; j++)
+			if (list[j] != -1)
+				return model_error(err, errlen,
+								   "model neighbour list of user row %d has a value after its end",
+								   (int) u);
+		if (ticker_cancelled(t, (size_t) per_user * sizeof(int32_t)))
+			return model_cancelled(err, errlen);
+	}
+	return KP_OK;
+}
+
 kp_status
 kp_model_read(const void *buf, size_t size, kp_model *out,
 			  char *err, size_t errlen,
@@ -700,6 +797,13 @@ kp_model_read(const void *buf, size_t size, kp_model *out,
 		return model_cancelled(err, errlen);
 	if (get_u64(p + KP_MODEL_CHECKSUM_OFFSET) != checksum)
 		return model_error(err, errlen, "model checksum mismatch: the value is damaged");
+	if (m.format_version >= 3)
+	{
+		status = parse_neighbours_count(p, size, &m, &lay, err, errlen);
+		if (status != KP_OK)
+			return status;
+		m.neighbours = (const int32_t *) (const void *) (p + lay.neighbours);
+	}
 
 	m.options_json = (const char *) (p + lay.options);
 	m.user_ids = (const int64_t *) (const void *) (p + lay.user_ids);
@@ -716,7 +820,9 @@ kp_model_read(const void *buf, size_t size, kp_model *out,
 				 lay.item_factors) ||
 		!is_zero(p, lay.item_factors + (size_t) m.n_items * m.factors * sizeof(float),
 				 lay.seen_indptr) ||
-		!is_zero(p, lay.seen_items + (size_t) m.nnz * sizeof(int32_t), lay.total))
+		!is_zero(p, lay.seen_items + (size_t) m.nnz * sizeof(int32_t), lay.neighbours_count) ||
+		!is_zero(p, lay.neighbours + (size_t) kp_model_user_rows(&m) * m.neighbours_per_user * sizeof(int32_t),
+				 lay.total))
 		return model_error(err, errlen, "model has nonzero padding bytes");
 	ascending = ids_ascending(m.user_ids, m.n_users, &bad, &t);
 	if (ascending == 0)
@@ -740,6 +846,10 @@ kp_model_read(const void *buf, size_t size, kp_model *out,
 		return status;
 	status = check_seen(m.seen_indptr, m.seen_items, m.n_users, m.n_items, m.nnz,
 						err, errlen, &t);
+	if (status != KP_OK)
+		return status;
+	status = check_neighbours(m.neighbours, kp_model_user_rows(&m), m.neighbours_per_user,
+							  err, errlen, &t);
 	if (status != KP_OK)
 		return status;
 

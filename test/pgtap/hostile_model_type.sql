@@ -269,7 +269,7 @@ SELECT is(pg_temp.outcome(format('SELECT %L::bytea::kpreco.model', pg_temp.resea
 	('magic in big-endian order', pg_temp.set_u32(b, 4, 1263555149),
 		'model was written in big-endian byte order; kpreco models are little-endian and this one cannot be read'),
 	('another magic', pg_temp.set_u32(b, 4, 1), 'not a kpreco model (magic 0x00000001, expected 0x4D52504B)'),
-	('format version 3', pg_temp.set_u32(b, 8, 3), 'model format version 3 is newer than this kpreco supports (2); retrain the model or upgrade kpreco'),
+	('format version 4', pg_temp.set_u32(b, 8, 4), 'model format version 4 is newer than this kpreco supports (3); retrain the model or upgrade kpreco'),
 	('format version 0', pg_temp.set_u32(b, 8, 0), 'unknown model format version 0'),
 	('algorithm 2 in format 1', pg_temp.set_u32(b, 12, 2), 'model format version 1 has no algorithm bpr'),
 	('algorithm 6', pg_temp.set_u32(b, 12, 6), 'unknown model algorithm 6'),
@@ -307,8 +307,8 @@ SELECT is(pg_temp.outcome(format('SELECT %L::bytea::kpreco.model', pg_temp.resea
 SELECT alike(pg_temp.outcome(format('SELECT %L::bytea::kpreco.model', pg_temp.reseal(overlay(b PLACING 'X' FROM 65)))),
 	'XX001: %', 'forged: options that are not JSON are refused with XX001 like any damage')
   FROM hostile_model;
-SELECT alike(pg_temp.outcome(format('SELECT %L::kpreco.model', encode(pg_temp.reseal(pg_temp.set_u32(b, 8, 3)), 'base64'))),
-	'22P02: invalid kpreco.model value: model format version 3 is newer%', 'forged, as text: format version 3 is 22P02')
+SELECT alike(pg_temp.outcome(format('SELECT %L::kpreco.model', encode(pg_temp.reseal(pg_temp.set_u32(b, 8, 4)), 'base64'))),
+	'22P02: invalid kpreco.model value: model format version 4 is newer%', 'forged, as text: format version 4 is 22P02')
   FROM hostile_model;
 SELECT alike(pg_temp.copy_in(pg_temp.reseal(pg_temp.set_u32(b, 24, 0))), '22P03: invalid kpreco.model value: model has 0 factors%',
 	'forged, through binary COPY: 0 factors is 22P03')

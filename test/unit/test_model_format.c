@@ -161,7 +161,11 @@ same_model(const kp_model *a, const kp_model *b)
 		memcmp(a->user_factors, b->user_factors, sizeof(float) * nuf) == 0 &&
 		memcmp(a->item_factors, b->item_factors, sizeof(float) * nif) == 0 &&
 		memcmp(a->seen_indptr, b->seen_indptr, sizeof(int64_t) * (a->n_users + 1)) == 0 &&
-		memcmp(a->seen_items, b->seen_items, sizeof(int32_t) * a->nnz) == 0;
+		memcmp(a->seen_items, b->seen_items, sizeof(int32_t) * a->nnz) == 0 &&
+		a->neighbours_per_user == b->neighbours_per_user &&
+		(a->neighbours_per_user == 0 ||
+		 memcmp(a->neighbours, b->neighbours,
+				sizeof(int32_t) * a->n_users * a->neighbours_per_user) == 0);
 }
 
 /* Reads buf; true if rejected with a message containing expect. */
@@ -370,7 +374,7 @@ test_header_checks(void)
 	kp_model	m;
 	char		err[256];
 	static const char *const newer =
-	"model format version 3 is newer than this kpreco supports (2); retrain the model or upgrade kpreco";
+	"model format version 4 is newer than this kpreco supports (3); retrain the model or upgrade kpreco";
 
 	make_model(&t, 6, 5, 2, "{}");
 	buf = write_model(&t, &size);
@@ -379,7 +383,7 @@ test_header_checks(void)
 #define RESET() memcpy(copy, buf, size)
 
 	RESET();
-	copy[8] = 3;
+	copy[8] = 4;
 	unit_ok(kp_model_read(copy, size, &m, err, sizeof(err), NULL, NULL) == KP_EINVAL &&
 			strcmp(err, newer) == 0, "newer version: %s", err);
 	RESET();
@@ -459,7 +463,7 @@ test_header_checks(void)
 	unit_ok(kp_model_read_header(buf, 64, size - 8, &m, err, sizeof(err)) == KP_EINVAL &&
 			strstr(err, "size mismatch") != NULL, "read_header with a wrong total: %s", err);
 	RESET();
-	copy[8] = 3;
+	copy[8] = 4;
 	unit_ok(kp_model_read_header(copy, 64, size, &m, err, sizeof(err)) == KP_EINVAL &&
 			strcmp(err, newer) == 0, "read_header reports a newer version");
 	RESET();
@@ -756,6 +760,116 @@ test_names(void)
 			"unknown algorithms have no name");
 }
 
+/* Writes a copy of buf with the int32 at byte offset `at` set to value, resealed. */
+static unsigned char *
+with_int32(const unsigned char *buf, size_t size, size_t at, int32_t value)
+{
+	unsigned char *copy = malloc(size);
+
+	memcpy(copy, buf, size);
+	memcpy(copy + at, &value, sizeof(value));
+	reseal(copy, size);
+	return copy;
+}
+
+/*
+ * Version 3: the neighbour lists follow the arrays, behind their count.
+ * A model with lists is written as version 3 and reads back; one without
+ * stays in its older version; every malformed list, count or size is
+ * rejected behind a valid checksum.
+ */
+static void
+test_format_3(void)
+{
+	test_model t;
+	int32_t		lists[5 * 3] = {1, 2, 4, 0, 2, -1, 0, 1, 3, -1, -1, -1, 0, 1, 2};
+	size_t		size;
+	size_t		plain_size;
+	size_t		at;
+	unsigned char *buf;
+	unsigned char *bad;
+	kp_model	m;
+	kp_model	header;
+	char		err[256] = "";
+
+	make_model(&t, 5, 4, 4, "{}");
+	plain_size = kp_model_bytes(&t.m);
+	t.m.neighbours_per_user = 3;
+	t.m.neighbours = lists;
+	t.m.format_version = 3;
+	size = kp_model_bytes(&t.m);
+	unit_ok(size == plain_size + 8 + 64, "lists add their count and 5 x 3 rows padded to 8 (%zu bytes)", size);
+	buf = write_model(&t, &size);
+	unit_ok(buf != NULL && buf[8] == 3 &&
+			kp_model_read(buf, size, &m, err, sizeof(err), NULL, NULL) == KP_OK &&
+			m.format_version == 3 && m.neighbours_per_user == 3 &&
+			memcmp(m.neighbours, lists, sizeof(lists)) == 0 && same_model(&m, &t.m),
+			"a model with neighbour lists is written as version 3 and reads back %s", err);
+	unit_ok(kp_model_read_header(buf, 64, size, &header, err, sizeof(err)) == KP_OK &&
+			header.format_version == 3 && header.neighbours_per_user == 0 && header.neighbours == NULL,
+			"the header alone of version 3 reads");
+	unit_ok(kp_model_read_header(buf, 64, plain_size + 7, &header, err, sizeof(err)) == KP_EINVAL &&
+			strstr(err, "size mismatch") != NULL,
+			"the header alone of version 3 needs room for the count");
+
+	at = plain_size + 8;
+	bad = with_int32(buf, size, at, 0);
+	unit_ok(rejected_with(bad, size, "list of user row 0 is malformed at slot 0"), "a list holding its own row");
+	free(bad);
+	bad = with_int32(buf, size, at + 4, 1);
+	unit_ok(rejected_with(bad, size, "list of user row 0 is malformed at slot 1"), "a list out of order");
+	free(bad);
+	bad = with_int32(buf, size, at + 4, 5);
+	unit_ok(rejected_with(bad, size, "list of user row 0 is malformed at slot 1"), "a row out of range");
+	free(bad);
+	bad = with_int32(buf, size, at + 4 * 10, 4);
+	unit_ok(rejected_with(bad, size, "list of user row 3 has a value after its end"), "a row after -1");
+	free(bad);
+	bad = with_int32(buf, size, at + 4 * 5, -2);
+	unit_ok(rejected_with(bad, size, "list of user row 1 has a value after its end"), "a slot of -2");
+	free(bad);
+	bad = with_int32(buf, size, at + 4 * 15, 7);
+	unit_ok(rejected_with(bad, size, "nonzero padding"), "padding after the lists");
+	free(bad);
+	bad = with_int32(buf, size, plain_size + 4, 1);
+	unit_ok(rejected_with(bad, size, "nonzero padding"), "the word after the count");
+	free(bad);
+	bad = with_int32(buf, size, plain_size, 0);
+	unit_ok(rejected_with(bad, size, "stores 0 neighbours per user"), "a count of 0");
+	free(bad);
+	bad = with_int32(buf, size, plain_size, KP_MODEL_MAX_NEIGHBOURS + 1);
+	unit_ok(rejected_with(bad, size, "outside 1..100"), "a count above the limit");
+	free(bad);
+	bad = with_int32(buf, size, plain_size, 2);
+	unit_ok(rejected_with(bad, size, "size mismatch"), "a count that does not match the size");
+	free(bad);
+	bad = with_int32(buf, size, 8, 2);
+	unit_ok(rejected_with(bad, size, "size mismatch"), "version 2 with lists appended");
+	free(bad);
+	bad = with_int32(buf, size, 12, KP_ALGO_POPULAR);
+	unit_ok(rejected_with(bad, size, "of algorithm popular, which keeps no neighbour lists"),
+			"version 3 of popular");
+	free(bad);
+
+	m = t.m;
+	m.algorithm = KP_ALGO_EASE;
+	m.factors = m.n_items;
+	unit_ok(kp_model_bytes(&m) == 0, "an ease model cannot have neighbour lists");
+	m = t.m;
+	m.neighbours_per_user = KP_MODEL_MAX_NEIGHBOURS + 1;
+	unit_ok(kp_model_bytes(&m) == 0, "more neighbours per user than the limit gives 0");
+	free(buf);
+
+	t.m.neighbours_per_user = 0;
+	t.m.neighbours = NULL;
+	t.m.format_version = 3;
+	buf = write_model(&t, &size);
+	unit_ok(buf != NULL && buf[8] == 1 && size == plain_size,
+			"a model read as version 3 without lists is written in its oldest version");
+	free(buf);
+	free_model(&t);
+}
+
 /*
  * Format 2: algorithms other than ials are written as version 2, and an
  * ease model has no user vectors and one course vector entry per course.
@@ -953,6 +1067,7 @@ main(void)
 {
 	test_names();
 	test_format_2();
+	test_format_3();
 	test_model_bytes();
 	test_round_trip();
 	test_write();
