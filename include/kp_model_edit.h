@@ -1,5 +1,5 @@
 /*
- * kp_model_edit.h -- edits of a parsed model that keep format version 1:
+ * kp_model_edit.h -- edits of a parsed model that keep its format version:
  * finding a user and removing one (to forget a person's data without
  * retraining).
  */
@@ -15,7 +15,8 @@ int32_t		kp_model_find_user(const kp_model *m, int64_t user_id);
  * Removes user row `row` from the model that m describes, in place: the
  * user-side arrays (ids, factors, seen items and their offsets) are moved
  * down over the row, n_users drops by one, and nnz and rows_read drop by the
- * user's training pairs.  The item side is left as it is.  m's arrays must
+ * user's training pairs.  The item side and the neighbour lists are left as
+ * they are (update the lists with kp_neighbours_edit).  m's arrays must
  * point into a buffer the caller owns and may change (for instance a private
  * copy read with kp_model_read); that buffer no longer validates afterwards,
  * so serialise the result with kp_model_write.  KP_EINVAL if row is out of

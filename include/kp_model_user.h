@@ -17,7 +17,8 @@
  * each in [0, n_items)).  n = 0 removes the user.  rows_read follows nnz.
  * Free the four arrays with kp_model_user_free.  KP_EINVAL for items out of
  * order or range, KP_ENOMEM, KP_ECANCELLED when interrupt asks (called every
- * few MB copied).
+ * few MB copied).  out keeps in's neighbour lists, which then no longer
+ * match its user rows: update them with kp_neighbours_edit.
  */
 kp_status	kp_model_put_user(const kp_allocator *alloc, const kp_model *in, int64_t user_id,
 							  const float *vector, const int32_t *items, int32_t n,

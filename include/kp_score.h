@@ -94,6 +94,20 @@ size_t		kp_qmatrix_bytes(int32_t n_rows, int32_t n_cols);
 /* x·y in a fixed summation order; every score kpreco reports uses it. */
 float		kp_dot(const float *x, const float *y, int32_t n);
 
+/*
+ * Rescoring sgemm scores with kp_dot (kp_batch.h, kp_neighbours.h): for
+ * dimension f, any summation order of x·y, with or without fused
+ * multiply-adds, is within γ_f·Σ|x_j·y_j| <= γ_f·‖x‖·‖y‖ of the exact value
+ * (γ_f = f·u/(1 − f·u), u = 2⁻²⁴; Higham, "Accuracy and Stability of
+ * Numerical Algorithms", 2nd ed., 2002, section 3.1), so an sgemm score and
+ * kp_dot's differ by at most 2·γ_f·‖x‖·‖y‖.  kp_rescore_slack bounds that,
+ * with a safety factor and room for underflow, for norm_product >= ‖x‖·‖y‖;
+ * kp_lower_threshold(kth, slack) is the largest float t <= kth − slack: an
+ * sgemm score at or below it cannot beat the kp_dot score kth.
+ */
+double		kp_rescore_slack(int32_t f, double norm_product);
+float		kp_lower_threshold(float kth, double slack);
+
 /* Scratch a kp_score_topk call needs: for n_rows rows of n_cols columns. */
 typedef struct kp_score_scratch
 {

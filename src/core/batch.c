@@ -20,15 +20,6 @@
 #include "kp_batch.h"
 #include "kp_score.h"
 
-/*
- * Rounding of the two dot products (see kp_batch.h): the bound
- * 2·γ_f·‖x‖·‖y‖ is below 2.0002·f·u·‖x‖·‖y‖ for f <= 4096; we use
- * 4·(f + 2)·u, and add 4·(f + 1) times the smallest subnormal for
- * products that underflow.
- */
-#define ROUNDING_FACTOR(f) (4.0 * ((double) (f) + 2.0) * 0x1p-24)
-#define UNDERFLOW_SLACK(f) (4.0 * ((double) (f) + 1.0) * 0x1p-149)
-
 typedef struct batch_scratch
 {
 	float	   *U;				/* KP_BATCH_USERS × dims: the block's user vectors */
@@ -104,26 +95,6 @@ sift_up(int32_t *index, float *score, int32_t child)
 	}
 }
 
-/*
- * The largest float t with t <= kth − slack (computed in double, with
- * room for the rounding of the subtraction): an sgemm score at or below t
- * cannot beat kth.
- */
-static float
-lower_threshold(float kth, double slack)
-{
-	double		t;
-	float		rounded;
-
-	if (kth == INFINITY)
-		return INFINITY;
-	t = (double) kth - slack - fabs((double) kth) * 0x1p-50;
-	rounded = (float) t;
-	if ((double) rounded > t)
-		rounded = nextafterf(rounded, -INFINITY);
-	return rounded;
-}
-
 /* One user's heap of its k best (kp_dot scores), kept in its output slots. */
 typedef struct user_heap
 {
@@ -152,7 +123,7 @@ offer(user_heap *h, const float *item_vectors, int32_t dims, int32_t i)
 		sift_up(h->index, h->score, size);
 		*h->size = ++size;
 		if (size == h->k)
-			*h->threshold = lower_threshold(h->score[0], h->slack);
+			*h->threshold = kp_lower_threshold(h->score[0], h->slack);
 	}
 	else if (score > h->score[0])
 	{
@@ -160,7 +131,7 @@ offer(user_heap *h, const float *item_vectors, int32_t dims, int32_t i)
 		h->index[0] = i;
 		h->score[0] = score;
 		sift_down(h->index, h->score, 0, size);
-		*h->threshold = lower_threshold(h->score[0], h->slack);
+		*h->threshold = kp_lower_threshold(h->score[0], h->slack);
 	}
 }
 
@@ -244,7 +215,6 @@ kp_batch_topk(const kp_allocator *alloc,
 			  kp_interrupt_fn interrupt, void *interrupt_arg)
 {
 	int32_t		n_blocks;
-	double		rounding = ROUNDING_FACTOR(dims);
 	batch_scratch s;
 	kp_status	status = KP_OK;
 	int32_t		ub;
@@ -363,9 +333,9 @@ kp_batch_topk(const kp_allocator *alloc,
 				h.size = out_count + ub + u;
 				h.k = k;
 				h.x = s.U + (size_t) u * dims;
-				h.slack = rounding * s.user_norm[u] * s.block_norm[b] + UNDERFLOW_SLACK(dims);
+				h.slack = kp_rescore_slack(dims, (double) s.user_norm[u] * s.block_norm[b]);
 				h.threshold = s.threshold + u;
-				*h.threshold = *h.size == k ? lower_threshold(h.score[0], h.slack) : -INFINITY;
+				*h.threshold = *h.size == k ? kp_lower_threshold(h.score[0], h.slack) : -INFINITY;
 				scan_row(&h, row, ni, base, item_vectors, dims);
 			}
 		}

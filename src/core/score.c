@@ -422,6 +422,32 @@ kp_qmatrix_free(const kp_allocator *alloc, kp_qmatrix *q)
 	memset(q, 0, sizeof(*q));
 }
 
+/*
+ * 2·γ_f < 2.0002·f·u for f <= 4096; we use 4·(f + 2)·u, and add 4·(f + 1)
+ * times the smallest subnormal for products that underflow.
+ */
+double
+kp_rescore_slack(int32_t f, double norm_product)
+{
+	return 4.0 * ((double) f + 2.0) * 0x1p-24 * norm_product + 4.0 * ((double) f + 1.0) * 0x1p-149;
+}
+
+/* kth − slack is computed in double, with room for its own rounding. */
+float
+kp_lower_threshold(float kth, double slack)
+{
+	double		t;
+	float		rounded;
+
+	if (kth == INFINITY)
+		return INFINITY;
+	t = (double) kth - slack - fabs((double) kth) * 0x1p-50;
+	rounded = (float) t;
+	if ((double) rounded > t)
+		rounded = nextafterf(rounded, -INFINITY);
+	return rounded;
+}
+
 float
 kp_dot(const float *x, const float *y, int32_t n)
 {
