@@ -66,6 +66,7 @@ typedef struct kp_train_options
 	float		learning_rate;	/* bpr: (0, 1] */
 	bool		missing_weight_given;
 	float		missing_weight; /* als: 0 .. KP_MAX_MISSING_WEIGHT */
+	int32_t		similar_users;	/* neighbour lists kept per user: 0 .. KP_MODEL_MAX_NEIGHBOURS */
 	int32_t		keep_versions;	/* 1 .. KP_MAX_KEEP_VERSIONS */
 	bool		verbose;
 	/* Source columns; "" when not given. */

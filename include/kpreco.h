@@ -15,6 +15,7 @@
 #include "kp_ials.h"
 #include "kp_idmap.h"
 #include "kp_model.h"
+#include "kp_neighbours.h"
 #include "kp_options.h"
 #include "kp_score.h"
 
@@ -49,6 +50,8 @@ extern char *kpreco_options_json(const KpTrainOptions *options);
 /* model_type.c */
 extern struct varlena *kpreco_model_build(const kp_model *fields);
 extern void kpreco_model_parse(struct varlena *value, kp_model *out);
+extern void kpreco_edit_neighbours(const kp_model *before, kp_model *after,
+								   kp_neighbour_edit edit, int32 row);
 
 /* serve.c: materialised output of set-returning functions. */
 typedef struct KpResultSet

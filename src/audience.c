@@ -240,9 +240,49 @@ prepare_user_similarity(KpServingModel *s)
 }
 
 /*
+ * The k most similar users from the user's stored neighbour list, scored as
+ * the scan scores them; -1 when the list holds fewer than k users.  Only
+ * the user's and the list's vectors are made unit-length, into rows
+ * numbered in the list's (ascending) order, so that ties still go to the
+ * lower row.
+ */
+static int32
+similar_from_list(const kp_model *m, int32 user, int32 k, int32 *index, float *score)
+{
+	int32		per_user = m->neighbours_per_user;
+	int32		f = m->factors;
+	const int32 *list = m->neighbours + (Size) user * per_user;
+	int32		local[KP_MODEL_MAX_NEIGHBOURS];
+	float	   *unit;
+	int32		n = 0;
+	int32		got;
+	int32		j;
+
+	while (n < per_user && list[n] >= 0)
+		n++;
+	if (n < k)
+		return -1;
+	unit = palloc(sizeof(float) * (Size) (n + 1) * f);
+	for (j = 0; j < per_user; j++)
+	{
+		local[j] = j < n ? j : -1;
+		if (j < n)
+			kp_unit_rows(m->user_factors + (Size) list[j] * f, 1, f, unit + (Size) j * f);
+	}
+	kp_unit_rows(m->user_factors + (Size) user * f, 1, f, unit + (Size) n * f);
+	got = kp_neighbours_topk(unit, f, local, per_user, n, k, index, score);
+	for (j = 0; j < got; j++)
+		index[j] = list[index[j]];
+	pfree(unit);
+	return got;
+}
+
+/*
  * similar_users(user_id, k, model): the k users whose vectors have the
  * highest cosine similarity with the user's, the user excluded.  No rows
- * for a user the model does not know.
+ * for a user the model does not know.  From the user's stored list when the
+ * model keeps at least k (option similar_users), else by scanning every
+ * user.
  */
 Datum
 kpreco_similar_users(PG_FUNCTION_ARGS)
@@ -269,11 +309,15 @@ kpreco_similar_users(PG_FUNCTION_ARGS)
 	k = Min(k, m->n_users - 1);
 	if (k < 1)
 		return (Datum) 0;
-	prepare_user_similarity(s);
 	index = palloc(sizeof(int32) * k);
 	score = palloc(sizeof(float) * k);
-	n = kp_score_topk(&s->user_unit_q, s->user_unit, s->user_unit + (Size) user * m->factors,
-					  &user, 1, k, &s->user_scratch, index, score);
+	n = k <= m->neighbours_per_user ? similar_from_list(m, user, k, index, score) : -1;
+	if (n < 0)
+	{
+		prepare_user_similarity(s);
+		n = kp_score_topk(&s->user_unit_q, s->user_unit, s->user_unit + (Size) user * m->factors,
+						  &user, 1, k, &s->user_scratch, index, score);
+	}
 	for (i = 0; i < n; i++)
 		put_user_row(&result, m->user_ids[index[i]], score[i], i + 1);
 	return (Datum) 0;

@@ -323,26 +323,16 @@ prepare_serving(KpServingModel *s)
 	s->top_score = kpreco_alloc_huge(s->context, sizeof(float) * (Size) m->n_items, "scores");
 }
 
-/* out = the rows of F (n × f) scaled to unit length; zero rows stay zero. */
+/* kp_unit_rows in pieces, so that a cancel is seen within milliseconds. */
 void
 kpreco_unit_rows(const float *F, int32 n, int32 f, float *out)
 {
 	int32		i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i += INTERRUPT_EVERY)
 	{
-		const float *v = F + (Size) i * f;
-		float	   *row = out + (Size) i * f;
-		double		norm = 0;
-		int32		d;
-
-		if (i % INTERRUPT_EVERY == 0)
-			CHECK_FOR_INTERRUPTS();
-		for (d = 0; d < f; d++)
-			norm += (double) v[d] * v[d];
-		norm = sqrt(norm);
-		for (d = 0; d < f; d++)
-			row[d] = norm > 0 ? (float) (v[d] / norm) : 0.0f;
+		CHECK_FOR_INTERRUPTS();
+		kp_unit_rows(F + (Size) i * f, Min(INTERRUPT_EVERY, n - i), f, out + (Size) i * f);
 	}
 }
 

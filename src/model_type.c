@@ -242,6 +242,33 @@ kpreco_model_to_bytea(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(bytes);
 }
 
+/*
+ * How full the neighbour lists are: refresh_user and forget_user can
+ * shorten a list, and similar_users scans every user for a k beyond it.
+ */
+static void
+append_neighbour_counts(StringInfo buf, const kp_model *m)
+{
+	int32		full = 0;
+	int32		shortest = m->neighbours_per_user;
+	int32		u;
+
+	for (u = 0; u < m->n_users; u++)
+	{
+		const int32 *list = m->neighbours + (Size) u * m->neighbours_per_user;
+		int32		n = 0;
+
+		while (n < m->neighbours_per_user && list[n] >= 0)
+			n++;
+		full += n == Min(m->neighbours_per_user, m->n_users - 1);
+		shortest = Min(shortest, n);
+		if (u % 65536 == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	appendStringInfo(buf, ", \"similar_users\": {\"per_user\": %d, \"full_lists\": %d, \"shortest_list\": %d}",
+					 m->neighbours_per_user, full, m->n_users > 0 ? shortest : 0);
+}
+
 /* Header fields and options of a model as jsonb. */
 Datum
 kpreco_model_info(PG_FUNCTION_ARGS)
@@ -261,6 +288,8 @@ kpreco_model_info(PG_FUNCTION_ARGS)
 					 m.n_users, m.n_items, m.nnz, m.rows_read, m.rows_skipped,
 					 (size_t) VARSIZE(value));
 	appendBinaryStringInfo(&buf, m.options_json, m.options_len);
+	if (m.neighbours_per_user > 0)
+		append_neighbour_counts(&buf, &m);
 	appendStringInfoChar(&buf, '}');
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
@@ -318,6 +347,38 @@ kpreco_model_has_user(PG_FUNCTION_ARGS)
 }
 
 /*
+ * after's neighbour lists: before's, after one edit of its user rows at row
+ * (kp_neighbours.h).  Nothing to do for a model without lists.
+ */
+void
+kpreco_edit_neighbours(const kp_model *before, kp_model *after, kp_neighbour_edit edit, int32 row)
+{
+	int32		per_user = before->neighbours_per_user;
+	float	   *unit = NULL;
+	int32	   *lists;
+
+	if (per_user == 0)
+		return;
+	lists = kpreco_alloc_huge(CurrentMemoryContext,
+							  sizeof(int32) * (Size) Max(after->n_users, 1) * per_user, "neighbour lists");
+	if (edit != KP_NEIGHBOUR_REMOVE)
+	{
+		unit = kpreco_alloc_huge(CurrentMemoryContext,
+								 sizeof(float) * (Size) Max(after->n_users, 1) * after->factors,
+								 "unit-length user vectors");
+		kpreco_unit_rows(after->user_factors, after->n_users, after->factors, unit);
+	}
+	kpreco_report_status(kp_neighbours_edit(before->neighbours, before->n_users, per_user, edit, row,
+											unit, after->n_users, after->factors, lists,
+											kpreco_check_interrupts, NULL),
+						 "updating the lists of similar users");
+	if (unit != NULL)
+		pfree(unit);
+	after->neighbours_per_user = per_user;
+	after->neighbours = lists;
+}
+
+/*
  * model_without_user(model, user_id): the model without that user's factors
  * and training courses; the value unchanged when the model does not know
  * the user.  Course factors stay as they were trained.
@@ -328,14 +389,17 @@ kpreco_model_without_user(PG_FUNCTION_ARGS)
 	struct varlena *value = PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
 	int64		user_id = PG_GETARG_INT64(1);
 	kp_model	m;
+	kp_model	before;
 	int32		row;
 
 	kpreco_model_parse(value, &m);
 	row = kp_model_find_user(&m, user_id);
 	if (row < 0)
 		PG_RETURN_POINTER(value);
+	before = m;
 	/* The arrays point into our own copy (or kpreco_model_parse's): editable. */
 	if (kp_model_remove_user(&m, row, kpreco_check_interrupts, NULL) != KP_OK)
 		elog(ERROR, "kpreco: could not remove user row %d", row);
+	kpreco_edit_neighbours(&before, &m, KP_NEIGHBOUR_REMOVE, row);
 	PG_RETURN_POINTER(kpreco_model_build(&m));
 }

@@ -115,6 +115,12 @@ kpreco_options_json(const KpTrainOptions *options)
 							 ials->solver == KP_SOLVER_CHOLESKY ? "cholesky" : "cg",
 							 ials->cg_steps, ials->seed);
 	}
+	/* given only when the model keeps neighbour lists */
+	if (options->similar_users > 0)
+	{
+		buf.data[--buf.len] = '\0';	/* the closing brace */
+		appendStringInfo(&buf, ", \"similar_users\": %d}", options->similar_users);
+	}
 	return buf.data;
 }
 

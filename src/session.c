@@ -26,6 +26,7 @@
 
 #include "kp_ease.h"
 #include "kp_foldin.h"
+#include "kp_model_edit.h"
 #include "kp_model_user.h"
 #include "kp_topk.h"
 #include "kpreco.h"
@@ -281,11 +282,15 @@ kpreco_model_with_user(PG_FUNCTION_ARGS)
 	GivenCourses given;
 	float	   *x = NULL;
 	struct varlena *result;
+	int64		user_id;
+	int32		row;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
 	value = PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
+	user_id = PG_GETARG_INT64(1);
 	kpreco_model_parse(value, &m);
+	row = kp_model_find_user(&m, user_id);
 	kpreco_allocator_init(&alloc, CurrentMemoryContext);
 	if (kp_idmap_from_array(&items, &alloc, m.item_ids, m.n_items, kpreco_check_interrupts, NULL) != KP_OK)
 		kpreco_report_status(KP_ENOMEM, "indexing the courses");
@@ -301,9 +306,13 @@ kpreco_model_with_user(PG_FUNCTION_ARGS)
 		else if (given.n > 0)
 			fold_in(&m, NULL, &given, x);
 	}
-	kpreco_report_status(kp_model_put_user(&alloc, &m, PG_GETARG_INT64(1), x, given.items, given.n,
+	kpreco_report_status(kp_model_put_user(&alloc, &m, user_id, x, given.items, given.n,
 										   &edited, kpreco_check_interrupts, NULL),
 						 "setting the user");
+	if (row >= 0)
+		kpreco_edit_neighbours(&m, &edited, given.n > 0 ? KP_NEIGHBOUR_REPLACE : KP_NEIGHBOUR_REMOVE, row);
+	else if (given.n > 0)
+		kpreco_edit_neighbours(&m, &edited, KP_NEIGHBOUR_INSERT, kp_model_find_user(&edited, user_id));
 	result = kpreco_model_build(&edited);
 	kp_model_user_free(&alloc, &edited);
 	PG_RETURN_POINTER(result);

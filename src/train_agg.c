@@ -27,6 +27,7 @@
 #include "kp_als.h"
 #include "kp_bpr.h"
 #include "kp_ease.h"
+#include "kp_neighbours.h"
 #include "kp_popular.h"
 #include "kp_sparse.h"
 #include "kpreco.h"
@@ -656,6 +657,34 @@ train_vectors(TrainState *state, const kp_allocator *alloc, MemoryContext work,
 	kpreco_report_status(status, "training");
 }
 
+/*
+ * Each user's most similar users (option similar_users), kept in the model
+ * so that similar_users reads a short list instead of every user
+ * (kp_neighbours.h): a pass over all pairs of users, quadratic in their
+ * number.
+ */
+static int32 *
+user_neighbours(const TrainState *state, const kp_allocator *alloc, MemoryContext work,
+				const TrainedVectors *trained, int32 n_users)
+{
+	int32		per_user = state->options.similar_users;
+	float	   *unit = kpreco_alloc_huge(work, sizeof(float) * (Size) Max(n_users, 1) * trained->dims,
+										 "unit-length user vectors");
+	int32	   *lists = kpreco_alloc_huge(work, sizeof(int32) * (Size) Max(n_users, 1) * per_user,
+										  "neighbour lists");
+
+	kpreco_unit_rows(trained->user_vectors, n_users, trained->dims, unit);
+	kpreco_report_status(kp_neighbours_build(alloc, unit, n_users, trained->dims, per_user, lists,
+											 kpreco_check_interrupts, NULL),
+						 "finding each user's most similar users");
+	pfree(unit);
+	if (state->options.verbose)
+		ereport(NOTICE,
+				(errmsg("found the %d most similar users of each of %d users, %.2f s elapsed",
+						per_user, n_users, seconds_since(state->started))));
+	return lists;
+}
+
 /* Keeps the records of a completed training for kpreco.last_training_log(). */
 static void
 publish_log(const IterationRecord *records, int32 count)
@@ -753,6 +782,11 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 	fields.item_factors = trained.item_vectors;
 	fields.seen_indptr = user_items.indptr;
 	fields.seen_items = user_items.indices;
+	if (state->options.similar_users > 0)
+	{
+		fields.neighbours_per_user = state->options.similar_users;
+		fields.neighbours = user_neighbours(state, &alloc, work, &trained, fields.n_users);
+	}
 	CHECK_FOR_INTERRUPTS();
 	result = kpreco_model_build(&fields);
 	if (state->options.verbose)

@@ -54,6 +54,7 @@ typedef enum option_key
 	KEY_EPOCHS,
 	KEY_LEARNING_RATE,
 	KEY_MISSING_WEIGHT,
+	KEY_SIMILAR_USERS,
 	N_KEYS,
 	KEY_UNKNOWN = N_KEYS
 } option_key;
@@ -61,7 +62,8 @@ typedef enum option_key
 static const char *const key_names[N_KEYS] = {
 	"algorithm", "factors", "iterations", "regularization", "alpha", "solver",
 	"cg_steps", "seed", "user_column", "course_column", "weight_column",
-	"keep_versions", "verbose", "epochs", "learning_rate", "missing_weight"
+	"keep_versions", "verbose", "epochs", "learning_rate", "missing_weight",
+	"similar_users"
 };
 
 #define ALL_ALGORITHMS ((1u << KP_ALGO_AUTO) | (1u << KP_ALGO_IALS) | (1u << KP_ALGO_BPR) | \
@@ -85,7 +87,8 @@ static const uint32_t key_algorithms[N_KEYS] = {
 	[KEY_VERBOSE] = ALL_ALGORITHMS,
 	[KEY_EPOCHS] = 1u << KP_ALGO_BPR,
 	[KEY_LEARNING_RATE] = 1u << KP_ALGO_BPR,
-	[KEY_MISSING_WEIGHT] = 1u << KP_ALGO_ALS
+	[KEY_MISSING_WEIGHT] = 1u << KP_ALGO_ALS,
+	[KEY_SIMILAR_USERS] = (1u << KP_ALGO_IALS) | (1u << KP_ALGO_BPR) | (1u << KP_ALGO_ALS)
 };
 
 /* Longer than any key name above or choice of value, so longer strings never match. */
@@ -916,6 +919,11 @@ apply_option(parser *ps, const member *m, kp_train_options *out)
 				return false;
 			out->keep_versions = (int32_t) integer;
 			return true;
+		case KEY_SIMILAR_USERS:
+			if (!integer_option(ps, m, 0, KP_MODEL_MAX_NEIGHBOURS, &integer))
+				return false;
+			out->similar_users = (int32_t) integer;
+			return true;
 		case KEY_MISSING_WEIGHT:
 			out->missing_weight_given = true;
 			return number_option(ps, m, KP_MAX_MISSING_WEIGHT, &out->missing_weight);
@@ -940,8 +948,8 @@ apply_option(parser *ps, const member *m, kp_train_options *out)
 	}
 	quote_string(ps, m->key, quoted);
 	return fail(ps, "Known options: algorithm, factors, iterations, regularization, alpha, "
-				"solver, cg_steps, seed, epochs, learning_rate, missing_weight, user_column, "
-				"course_column, weight_column, keep_versions, verbose.",
+				"solver, cg_steps, seed, epochs, learning_rate, missing_weight, similar_users, "
+				"user_column, course_column, weight_column, keep_versions, verbose.",
 				"unknown option \"%s\"", quoted);
 }
 

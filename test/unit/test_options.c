@@ -15,8 +15,8 @@ static char hint[KP_OPTIONS_MESSAGE_BYTES];
 
 static const char known_hint[] =
 "Known options: algorithm, factors, iterations, regularization, alpha, solver, "
-"cg_steps, seed, epochs, learning_rate, missing_weight, user_column, course_column, "
-"weight_column, keep_versions, verbose.";
+"cg_steps, seed, epochs, learning_rate, missing_weight, similar_users, user_column, "
+"course_column, weight_column, keep_versions, verbose.";
 
 static const char algorithms_hint[] = "Supported algorithms: ials, bpr, als, ease, popular and auto.";
 
@@ -258,6 +258,17 @@ test_algorithms(void)
 			o.missing_weight_given && o.missing_weight == 0, "als: missing_weight 0");
 	expect_error("{\"algorithm\": \"als\", \"missing_weight\": 101}",
 				 "option \"missing_weight\" must be between 0 and 100", NULL, "missing_weight 101");
+	unit_ok(parse("{\"similar_users\": 20}", &o) == KP_OK && o.similar_users == 20,
+			"similar_users 20");
+	unit_ok(parse("{\"algorithm\": \"bpr\", \"similar_users\": 0}", &o) == KP_OK && o.similar_users == 0,
+			"bpr: similar_users 0");
+	expect_error("{\"similar_users\": 101}",
+				 "option \"similar_users\" must be between 0 and 100", NULL, "similar_users 101");
+	expect_error("{\"similar_users\": 2.5}",
+				 "option \"similar_users\" must be an integer", NULL, "similar_users 2.5");
+	expect_error("{\"algorithm\": \"ease\", \"similar_users\": 10}",
+				 "option \"similar_users\" does not apply to algorithm ease (it applies to ials, bpr, als)",
+				 NULL, "similar_users with ease");
 	expect_error("{\"missing_weight\": 1}",
 				 "option \"missing_weight\" does not apply to algorithm ials (it applies to als)", NULL,
 				 "missing_weight with ials");
