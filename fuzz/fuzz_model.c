@@ -8,13 +8,15 @@
  *   bits 2-5  k for scoring accepted models.
  * Bytes are copied to an 8-byte aligned buffer, as the server does.  Every
  * model kp_model_read accepts must serialise back to the same bytes, give
- * exact top-k results for its users, and survive removing a user.
+ * exact top-k results for its users, answer from its neighbour lists, and
+ * survive removing a user (its lists edited to match).
  */
 #include "fuzz.h"
 #include "kp_ease.h"
 #include "kp_idmap.h"
 #include "kp_model.h"
 #include "kp_model_edit.h"
+#include "kp_neighbours.h"
 #include "kp_topk.h"
 
 #define MODE_BASE64 1
@@ -60,6 +62,7 @@ check_base64_round_trip(const uint8_t *text, size_t len, const unsigned char *de
 
 static void check_ease_serving(const kp_model *m, int32_t k);
 static void check_audience(const kp_model *m, int32_t k, fuzz_allocator *alloc);
+static void check_neighbour_lists(const kp_model *m, int32_t k);
 
 static void
 check_serving(const kp_model *m, unsigned k_choice)
@@ -108,7 +111,47 @@ check_serving(const kp_model *m, unsigned k_choice)
 	kp_score_scratch_free(&alloc.base, &scratch);
 	kp_qmatrix_free(&alloc.base, &Q);
 	check_audience(m, k, &alloc);
+	check_neighbour_lists(m, k);
 	FUZZ_CHECK(alloc.live == 0);
+}
+
+/*
+ * similar users from the lists of a model that has them: whatever rows a
+ * valid list holds, the answer comes from them, best first, never the user.
+ */
+static void
+check_neighbour_lists(const kp_model *m, int32_t k)
+{
+	int32_t		L = m->neighbours_per_user;
+	float	   *unit;
+	int32_t		index[KP_NEIGHBOURS_MAX];
+	float		score[KP_NEIGHBOURS_MAX];
+	int32_t		u;
+	int32_t		j;
+
+	if (L == 0 || m->n_users == 0)
+		return;
+	unit = malloc(sizeof(float) * (size_t) m->n_users * m->factors);
+	FUZZ_CHECK(unit != NULL);
+	kp_unit_rows(m->user_factors, m->n_users, m->factors, unit);
+	for (u = 0; u < m->n_users && u < 3; u++)
+	{
+		const int32_t *list = m->neighbours + (size_t) u * L;
+		int32_t		size = 0;
+		int32_t		got;
+
+		while (size < L && list[size] >= 0)
+			size++;
+		got = kp_neighbours_topk(unit, m->factors, list, L, u, k, index, score);
+		FUZZ_CHECK(got == (k <= size ? k : -1));
+		for (j = 0; j < got; j++)
+		{
+			FUZZ_CHECK(index[j] != u && index[j] >= 0 && index[j] < m->n_users);
+			FUZZ_CHECK(j == 0 || score[j] < score[j - 1] ||
+					   (score[j] == score[j - 1] && index[j] > index[j - 1]));
+		}
+	}
+	free(unit);
 }
 
 /*
@@ -184,7 +227,9 @@ check_remove_user(const unsigned char *buf, size_t size, const kp_model *origina
 {
 	unsigned char *copy = malloc(size);
 	unsigned char *rewritten;
+	int32_t    *lists = NULL;
 	kp_model	m;
+	kp_model	before;
 	kp_model	back;
 	int32_t		row = original->n_users / 2;
 	int64_t		pairs = original->seen_indptr[row + 1] - original->seen_indptr[row];
@@ -198,8 +243,18 @@ check_remove_user(const unsigned char *buf, size_t size, const kp_model *origina
 	if (m.user_ids[0] > INT64_MIN)
 		FUZZ_CHECK(kp_model_find_user(&m, m.user_ids[0] - 1) == -1);
 	FUZZ_CHECK(kp_model_remove_user(&m, m.n_users, NULL, NULL) == KP_EINVAL);
+	before = m;
 	FUZZ_CHECK(kp_model_remove_user(&m, row, NULL, NULL) == KP_OK);
 	FUZZ_CHECK(m.n_users == original->n_users - 1 && m.nnz == original->nnz - pairs);
+	if (m.neighbours_per_user > 0)
+	{
+		lists = malloc(sizeof(int32_t) * ((size_t) m.n_users * m.neighbours_per_user + 1));
+		FUZZ_CHECK(lists != NULL);
+		FUZZ_CHECK(kp_neighbours_edit(before.neighbours, before.n_users, m.neighbours_per_user,
+									  KP_NEIGHBOUR_REMOVE, row, NULL, m.n_users, 0, lists,
+									  NULL, NULL) == KP_OK);
+		m.neighbours = lists;
+	}
 	new_size = kp_model_bytes(&m);
 	FUZZ_CHECK(new_size > 0 && new_size <= size);
 	rewritten = malloc(new_size);
@@ -208,6 +263,7 @@ check_remove_user(const unsigned char *buf, size_t size, const kp_model *origina
 	FUZZ_CHECK(kp_model_read(rewritten, new_size, &back, err, sizeof(err), NULL, NULL) == KP_OK);
 	FUZZ_CHECK(kp_model_find_user(&back, original->user_ids[row]) == -1);
 	free(rewritten);
+	free(lists);
 	free(copy);
 }
 

@@ -16,6 +16,7 @@
 
 #include "kp_ials.h"
 #include "kp_model.h"
+#include "kp_neighbours.h"
 #include "kp_sparse.h"
 
 static const char *corpus_dir;
@@ -182,6 +183,8 @@ trained_model(void)
 	int64_t		item_ids[n_items];
 	float		user_factors[n_users * factors];
 	float		item_factors[n_items * factors];
+	float		unit[n_users * factors];
+	int32_t		lists[n_users * 3];
 	kp_csr		user_items;
 	kp_csr		item_users;
 	kp_ials_params params;
@@ -225,6 +228,16 @@ trained_model(void)
 	m.seen_indptr = user_items.indptr;
 	m.seen_items = user_items.indices;
 	write_model_seeds("trained", &m, 4);
+	/* the same model with 3 neighbours per user: format 3 */
+	kp_unit_rows(user_factors, n_users, factors, unit);
+	if (kp_neighbours_build(&kp_malloc_allocator, unit, n_users, factors, 3, lists, NULL, NULL) != KP_OK)
+	{
+		fprintf(stderr, "cannot build the seed neighbour lists\n");
+		exit(1);
+	}
+	m.neighbours_per_user = 3;
+	m.neighbours = lists;
+	write_model_seeds("neighbours", &m, 5);
 	kp_csr_free(&kp_malloc_allocator, &user_items);
 	kp_csr_free(&kp_malloc_allocator, &item_users);
 }
