@@ -847,6 +847,9 @@ bench_serving() {
 # against the machine's sgemm peak.
 
 FEATURE_MODEL=feat
+# The model of the training section plus 20 neighbours per user kept for similar_users.
+FEATURE_NEIGHBOURS=20
+FEATURE_OPTS='{"factors":64,"iterations":15,"regularization":0.01,"alpha":1.0,"similar_users":20}'
 FEATURE_CATEGORY_SIZE=500       # candidates: a "category" of 500 courses
 FEATURE_RATIO_TARGET=2          # mean latency at most 2 x plain recommend's
 ALL_PEAK_TARGET=0.40            # recommend_all scoring: >= 40% of the sgemm peak
@@ -855,7 +858,7 @@ SGEMM_PEAK_SIZE=4096            # square sgemm timed for the peak
 # The pgbench runs of a round, in order; those of FEATURE_TARGETED have the
 # latency-ratio target.
 FEATURE_QUERIES=(select1 recommend candidates candidates_table exclude exclude_seen_false diversity
-	foldin audience similar_users similar_courses)
+	foldin audience similar_users similar_users_scan similar_courses)
 FEATURE_TARGETED=" candidates exclude exclude_seen_false diversity foldin audience similar_users "
 
 # feature_scripts UMIN UMAX CMIN CMAX: the pgbench scripts, in RUN_DIR/features/.
@@ -893,6 +896,9 @@ feature_scripts() {
 		"$cmin" "$cmax" "$cmin" "$cmax" "$course" >"$dir/foldin.pgbench"
 	printf '%s\nSELECT * FROM kpreco.audience(:c, 10);\n' "$course" >"$dir/audience.pgbench"
 	printf '%s\nSELECT * FROM kpreco.similar_users(:u, 10);\n' "$user" >"$dir/similar_users.pgbench"
+	# one more than the lists hold: the scan over every user
+	printf '%s\nSELECT * FROM kpreco.similar_users(:u, %d);\n' "$user" $((FEATURE_NEIGHBOURS + 1)) \
+		>"$dir/similar_users_scan.pgbench"
 	# similar_courses: the first C transactions of a connection ask for every
 	# course once, in an order shuffled by permute() (cache misses), the
 	# following ones for random courses (cache hits: the cache holds all 20,000).
@@ -1004,15 +1010,16 @@ bench_features() {
 	new_database "$db"
 	load_tsv "$db" synth_train "$data/train.tsv"
 	tag=features-model
-	train_model "$db" "$FEATURE_MODEL" synth_train "$ALS_OPTS" "$tag" ||
-		pgc_die "$tag: kpreco.train('$FEATURE_MODEL', 'synth_train', '$ALS_OPTS') failed"
+	train_model "$db" "$FEATURE_MODEL" synth_train "$FEATURE_OPTS" "$tag" ||
+		pgc_die "$tag: kpreco.train('$FEATURE_MODEL', 'synth_train', '$FEATURE_OPTS') failed"
 	IFS=$'\t' read -r -a row <"$RUN_DIR/$tag.train.tsv"
 	n=${row[3]} c=${row[4]} f=64
-	record "$tag" options "$ALS_OPTS" ""
+	record "$tag" options "$FEATURE_OPTS" ""
 	record "$tag" n_users "$n" ""
 	record "$tag" n_courses "$c" ""
 	record "$tag" n_interactions "${row[5]}" ""
 	record "$tag" train_statement_seconds "${row[1]}" s
+	record "$tag" train_backend_cpu_seconds "${row[9]}" s
 	record "$tag" model_bytes "${row[6]}" B
 	read -r umin umax cmin cmax < <(bval -d "$db" -c \
 		'SELECT min(user_id), max(user_id), min(course_id), max(course_id) FROM synth_train' | tr '\t' ' ')
@@ -1036,6 +1043,7 @@ SQL
 	first_calls "$db" features-first-foldin "SELECT count(*) FROM kpreco.recommend_for_courses(ARRAY[$cmin, $((cmin + 1)), $((cmin + 2))]::bigint[], k => 10);"
 	first_calls "$db" features-first-audience "SELECT count(*) FROM kpreco.audience($cmin, 10);"
 	first_calls "$db" features-first-similar_users "SELECT count(*) FROM kpreco.similar_users($umin, 10);"
+	first_calls "$db" features-first-similar_users_scan "SELECT count(*) FROM kpreco.similar_users($umin, $((FEATURE_NEIGHBOURS + 1)));"
 	first_calls "$db" features-first-similar_courses "SELECT count(*) FROM kpreco.similar_courses($cmin, 10);"
 
 	pgc_say "Features: pgbench -n -M prepared -c 1 -T $PGBENCH_SECONDS, $PGBENCH_ROUNDS round(s) of ${#FEATURE_QUERIES[@]} runs"
@@ -1229,6 +1237,20 @@ SQL
 	record "$tag" course_factor_sum_cli "$cli_c" ""
 	record "$tag" same_factors_as_server "$(awk -v a="$(cut -f1 <<<"$sums")" -v b="$cli_u" -v c="$(cut -f2 <<<"$sums")" -v d="$cli_c" \
 		'function ab(x) { return x < 0 ? -x : x } BEGIN { print (ab(a - b) <= 1e-6 * ab(a) && ab(c - d) <= 1e-6 * ab(c)) ? "yes (sums agree to 1e-6)" : "NO: sums differ" }')" ""
+
+	# What the neighbour lists cost: refresh_user keeps them up to date, and
+	# the same training without them.
+	pgc_say "Features: the cost of the neighbour lists (refresh_user; training without them)"
+	first_calls "$db" features-refresh_user "SELECT kpreco.refresh_user($umin, '$FEATURE_MODEL');"
+	tag=features-model-without-lists
+	train_model "$db" "${FEATURE_MODEL}_plain" synth_train "$ALS_OPTS" "$tag" ||
+		pgc_die "$tag: kpreco.train('${FEATURE_MODEL}_plain', 'synth_train', '$ALS_OPTS') failed"
+	IFS=$'\t' read -r -a row <"$RUN_DIR/$tag.train.tsv"
+	record "$tag" options "$ALS_OPTS" ""
+	record "$tag" train_statement_seconds "${row[1]}" s
+	record "$tag" train_backend_cpu_seconds "${row[9]}" s
+	record "$tag" model_bytes "${row[6]}" B
+	first_calls "$db" features-refresh_user-without-lists "SELECT kpreco.refresh_user($umin, '${FEATURE_MODEL}_plain');"
 }
 
 # ---------------------------------------------------------------------------

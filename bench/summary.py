@@ -127,7 +127,8 @@ FEATURE_CALLS = [
     ("diversity", "`recommend(u, 10, diversity => 0.3)`"),
     ("foldin", "`recommend_for_courses(3 courses, k => 10)`"),
     ("audience", "`audience(c, 10)`"),
-    ("similar_users", "`similar_users(u, 10)`"),
+    ("similar_users", "`similar_users(u, 10)`, from the model's lists"),
+    ("similar_users_scan", "`similar_users(u, 21)`, beyond the lists: the scan"),
 ]
 
 
