@@ -18,6 +18,7 @@
 #include <cblas.h>
 
 #include "kp_batch.h"
+#include "kp_heap.h"
 #include "kp_score.h"
 
 typedef struct batch_scratch
@@ -42,57 +43,6 @@ kp_batch_bytes(int32_t n_items, int32_t dims)
 		(size_t) KP_BATCH_USERS * KP_BATCH_ITEMS * sizeof(float) +
 		(size_t) KP_BATCH_USERS * (sizeof(double) + sizeof(float) + sizeof(int64_t)) +
 		(blocks + 1) * sizeof(double);
-}
-
-/* Entry a ranks below entry b: lower score, or equal score and higher index. */
-static inline int
-worse(const int32_t *index, const float *score, int32_t a, int32_t b)
-{
-	return score[a] < score[b] || (score[a] == score[b] && index[a] > index[b]);
-}
-
-static inline void
-swap_entries(int32_t *index, float *score, int32_t a, int32_t b)
-{
-	int32_t		i = index[a];
-	float		s = score[a];
-
-	index[a] = index[b];
-	score[a] = score[b];
-	index[b] = i;
-	score[b] = s;
-}
-
-static void
-sift_down(int32_t *index, float *score, int32_t root, int32_t n)
-{
-	for (;;)
-	{
-		int32_t		child = 2 * root + 1;
-
-		if (child >= n)
-			return;
-		if (child + 1 < n && worse(index, score, child + 1, child))
-			child++;
-		if (!worse(index, score, child, root))
-			return;
-		swap_entries(index, score, root, child);
-		root = child;
-	}
-}
-
-static void
-sift_up(int32_t *index, float *score, int32_t child)
-{
-	while (child > 0)
-	{
-		int32_t		parent = (child - 1) / 2;
-
-		if (!worse(index, score, child, parent))
-			return;
-		swap_entries(index, score, child, parent);
-		child = parent;
-	}
 }
 
 /* One user's heap of its k best (kp_dot scores), kept in its output slots. */
@@ -120,7 +70,7 @@ offer(user_heap *h, const float *item_vectors, int32_t dims, int32_t i)
 	{
 		h->index[size] = i;
 		h->score[size] = score;
-		sift_up(h->index, h->score, size);
+		kp_heap_sift_up(h->index, h->score, size);
 		*h->size = ++size;
 		if (size == h->k)
 			*h->threshold = kp_lower_threshold(h->score[0], h->slack);
@@ -130,7 +80,7 @@ offer(user_heap *h, const float *item_vectors, int32_t dims, int32_t i)
 		/* courses come in ascending order, so a tie with the root loses */
 		h->index[0] = i;
 		h->score[0] = score;
-		sift_down(h->index, h->score, 0, size);
+		kp_heap_sift_down(h->index, h->score, 0, size);
 		*h->threshold = kp_lower_threshold(h->score[0], h->slack);
 	}
 }
@@ -350,8 +300,8 @@ kp_batch_topk(const kp_allocator *alloc,
 
 			for (j = size - 1; j > 0; j--)
 			{
-				swap_entries(index, score, 0, j);
-				sift_down(index, score, 0, j);
+				kp_heap_swap(index, score, 0, j);
+				kp_heap_sift_down(index, score, 0, j);
 			}
 			for (j = size; j < k; j++)
 			{

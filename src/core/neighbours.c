@@ -19,6 +19,7 @@
 
 #include <cblas.h>
 
+#include "kp_heap.h"
 #include "kp_neighbours.h"
 #include "kp_score.h"
 
@@ -32,51 +33,6 @@ static inline int
 ranks_after(float score_a, int32_t a, float score_b, int32_t b)
 {
 	return score_a < score_b || (score_a == score_b && a > b);
-}
-
-static inline void
-swap_entries(int32_t *index, float *score, int32_t a, int32_t b)
-{
-	int32_t		i = index[a];
-	float		s = score[a];
-
-	index[a] = index[b];
-	score[a] = score[b];
-	index[b] = i;
-	score[b] = s;
-}
-
-static void
-sift_down(int32_t *index, float *score, int32_t root, int32_t n)
-{
-	for (;;)
-	{
-		int32_t		child = 2 * root + 1;
-
-		if (child >= n)
-			return;
-		if (child + 1 < n &&
-			ranks_after(score[child + 1], index[child + 1], score[child], index[child]))
-			child++;
-		if (!ranks_after(score[child], index[child], score[root], index[root]))
-			return;
-		swap_entries(index, score, root, child);
-		root = child;
-	}
-}
-
-static void
-sift_up(int32_t *index, float *score, int32_t child)
-{
-	while (child > 0)
-	{
-		int32_t		parent = (child - 1) / 2;
-
-		if (!ranks_after(score[child], index[child], score[parent], index[parent]))
-			return;
-		swap_entries(index, score, child, parent);
-		child = parent;
-	}
 }
 
 /*
@@ -93,14 +49,14 @@ heap_offer(int32_t *index, float *score, int32_t *size, int32_t capacity,
 	{
 		index[*size] = candidate;
 		score[*size] = candidate_score;
-		sift_up(index, score, *size);
+		kp_heap_sift_up(index, score, *size);
 		return ++*size == capacity;
 	}
 	if (!ranks_after(score[0], index[0], candidate_score, candidate))
 		return 0;
 	index[0] = candidate;
 	score[0] = candidate_score;
-	sift_down(index, score, 0, capacity);
+	kp_heap_sift_down(index, score, 0, capacity);
 	return 1;
 }
 
@@ -358,8 +314,8 @@ kp_neighbours_topk(const float *unit, int32_t dims, const int32_t *list,
 	{
 		index[i] = heap_index[0];
 		score[i] = heap_score[0];
-		swap_entries(heap_index, heap_score, 0, i);
-		sift_down(heap_index, heap_score, 0, i);
+		kp_heap_swap(heap_index, heap_score, 0, i);
+		kp_heap_sift_down(heap_index, heap_score, 0, i);
 	}
 	return k;
 }

@@ -6,58 +6,8 @@
  */
 #include <math.h>
 
+#include "kp_heap.h"
 #include "kp_topk.h"
-
-/* Entry a ranks below entry b: lower score, or equal score and higher index. */
-static inline int
-worse(const int32_t *index, const float *score, int32_t a, int32_t b)
-{
-	return score[a] < score[b] || (score[a] == score[b] && index[a] > index[b]);
-}
-
-static inline void
-swap_entries(int32_t *index, float *score, int32_t a, int32_t b)
-{
-	int32_t		i = index[a];
-	float		s = score[a];
-
-	index[a] = index[b];
-	score[a] = score[b];
-	index[b] = i;
-	score[b] = s;
-}
-
-static void
-sift_down(int32_t *index, float *score, int32_t root, int32_t n)
-{
-	for (;;)
-	{
-		int32_t		child = 2 * root + 1;
-
-		if (child >= n)
-			return;
-		if (child + 1 < n && worse(index, score, child + 1, child))
-			child++;
-		if (!worse(index, score, child, root))
-			return;
-		swap_entries(index, score, root, child);
-		root = child;
-	}
-}
-
-static void
-sift_up(int32_t *index, float *score, int32_t child)
-{
-	while (child > 0)
-	{
-		int32_t		parent = (child - 1) / 2;
-
-		if (!worse(index, score, child, parent))
-			return;
-		swap_entries(index, score, child, parent);
-		child = parent;
-	}
-}
 
 int32_t
 kp_topk(const float *scores, int32_t n, int32_t k,
@@ -96,7 +46,7 @@ kp_topk_labelled(const float *scores, const int32_t *labels, int32_t n, int32_t 
 			continue;
 		out_label[size] = labels ? labels[i] : i;
 		out_score[size] = s;
-		sift_up(out_label, out_score, size);
+		kp_heap_sift_up(out_label, out_score, size);
 		size++;
 	}
 
@@ -114,7 +64,7 @@ kp_topk_labelled(const float *scores, const int32_t *labels, int32_t n, int32_t 
 		{
 			out_label[0] = labels ? labels[i] : i;
 			out_score[0] = scores[i];
-			sift_down(out_label, out_score, 0, size);
+			kp_heap_sift_down(out_label, out_score, 0, size);
 		}
 	}
 
@@ -123,8 +73,8 @@ kp_topk_labelled(const float *scores, const int32_t *labels, int32_t n, int32_t 
 	{
 		if (kp_interrupted(interrupt, interrupt_arg, i))
 			return -1;
-		swap_entries(out_label, out_score, 0, i);
-		sift_down(out_label, out_score, 0, i);
+		kp_heap_swap(out_label, out_score, 0, i);
+		kp_heap_sift_down(out_label, out_score, 0, i);
 	}
 	return size;
 }
