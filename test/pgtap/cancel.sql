@@ -3,7 +3,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS kpreco;
-SELECT plan(18);
+SELECT plan(22);
 
 -- Runs a statement; returns how it ended and after how many seconds.
 CREATE FUNCTION pg_temp.run(statement text) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -67,6 +67,25 @@ SELECT lives_ok($$SELECT kpreco.train('tap_cancel', 'SELECT * FROM tap_big WHERE
 SELECT is((SELECT count(*) FROM kpreco.model_versions WHERE name = 'tap_cancel'), 2::bigint, 'and adds its version');
 SELECT isnt((SELECT array_agg(course_id ORDER BY rank) FROM kpreco.recommend(1, 5, 'tap_cancel')),
 	(SELECT array_agg(course_id ORDER BY rank) FROM tap_served), 'which is served');
+
+-- Cancelled while it compares every pair of users for the neighbour lists
+-- (option similar_users): 20,000 users, without iterations, so that the
+-- lists take most of the statement; the timeout falls half-way through them.
+SELECT (pg_temp.run($$SELECT kpreco.train('tap_lists', 'tap_big', '{"factors": 64, "iterations": 0}')$$) ->> 'seconds')::numeric
+	AS without_lists \gset
+SELECT (pg_temp.run($$SELECT kpreco.train('tap_lists', 'tap_big', '{"factors": 64, "iterations": 0, "similar_users": 100}')$$) ->> 'seconds')::numeric
+	AS with_lists \gset
+SELECT cmp_ok(:with_lists - :without_lists, '>', 0.1::numeric, 'the lists of 20,000 users take a while to find');
+SELECT round((:without_lists + (:with_lists - :without_lists) / 2) * 1000) AS lists_timeout_ms \gset
+SELECT set_config('statement_timeout', :'lists_timeout_ms' || 'ms', false) AS ignored \gset
+CREATE TEMP TABLE tap_lists_run AS
+SELECT pg_temp.run($$SELECT kpreco.train('tap_lists', 'tap_big', '{"factors": 64, "iterations": 0, "similar_users": 100}')$$) AS result;
+RESET statement_timeout;
+SELECT is((SELECT result ->> 'ended' FROM tap_lists_run), '57014: canceling statement due to statement timeout',
+	'statement_timeout cancels the training while it finds the lists');
+SELECT cmp_ok((SELECT (result ->> 'seconds')::numeric FROM tap_lists_run), '<', :lists_timeout_ms / 1000.0 + 0.3,
+	'within 0.3 s of the timeout');
+SELECT is((SELECT count(*) FROM kpreco.model_versions WHERE name = 'tap_lists'), 2::bigint, 'no version was added');
 
 -- A filtered call cancelled while the courses it excludes are marked leaves
 -- no mark behind: the session's next call still serves them.
