@@ -251,8 +251,9 @@ check_remove_user(const unsigned char *buf, size_t size, const kp_model *origina
 		lists = malloc(sizeof(int32_t) * ((size_t) m.n_users * m.neighbours_per_user + 1));
 		FUZZ_CHECK(lists != NULL);
 		FUZZ_CHECK(kp_neighbours_edit(before.neighbours, before.n_users, m.neighbours_per_user,
-									  KP_NEIGHBOUR_REMOVE, row, NULL, m.n_users, 0, lists,
-									  NULL, NULL) == KP_OK);
+									  before.neighbours_floor, KP_NEIGHBOUR_REMOVE, row, NULL,
+									  m.n_users, 0, lists, &m.neighbours_floor, NULL, NULL) == KP_OK);
+		FUZZ_CHECK(m.neighbours_floor == before.neighbours_floor);
 		m.neighbours = lists;
 	}
 	new_size = kp_model_bytes(&m);

@@ -230,7 +230,8 @@ trained_model(void)
 	write_model_seeds("trained", &m, 4);
 	/* the same model with 3 neighbours per user: format 3 */
 	kp_unit_rows(user_factors, n_users, factors, unit);
-	if (kp_neighbours_build(&kp_malloc_allocator, unit, n_users, factors, 3, lists, NULL, NULL) != KP_OK)
+	if (kp_neighbours_build(&kp_malloc_allocator, unit, n_users, factors, 3, lists,
+							&m.neighbours_floor, NULL, NULL) != KP_OK)
 	{
 		fprintf(stderr, "cannot build the seed neighbour lists\n");
 		exit(1);

@@ -24,7 +24,8 @@
  *       i64  seen_indptr[n_users + 1]
  *       i32  seen_items[nnz], padded to 8   (each user's training items)
  *   format version 3 only (a model that stores neighbour lists):
- *       u32  neighbours_per_user (L, 1..KP_MODEL_MAX_NEIGHBOURS), u32 zero
+ *       u32  neighbours_per_user (L, 1..KP_MODEL_MAX_NEIGHBOURS)
+ *       f32  neighbours_floor: no list member scores below it (kp_neighbours.h)
  *       i32  neighbours[user_rows * L], padded to 8
  *            row u's L slots: the user rows most similar to u (kp_neighbours.h)
  *            in ascending order, then -1 for each slot left empty
@@ -100,6 +101,7 @@ typedef struct kp_model
 	const int64_t *seen_indptr;
 	const int32_t *seen_items;
 	int32_t		neighbours_per_user;	/* 0: no neighbour lists */
+	float		neighbours_floor;	/* in [-2, 2] */
 	const int32_t *neighbours;	/* user_rows * neighbours_per_user */
 } kp_model;
 

@@ -25,6 +25,13 @@
 #define KP_NEIGHBOURS_MAX KP_MODEL_MAX_NEIGHBOURS
 
 /*
+ * The lists' floor: no member of any list scores below it against the
+ * list's row, so an edited row that scores below it joins no list.  Above
+ * every score when the lists hold nobody.
+ */
+#define KP_NEIGHBOURS_EMPTY_FLOOR 2.0f
+
+/*
  * out (n × dims) = the rows of F scaled to unit length: each row's norm is
  * computed in double and each value is (float) (value / norm).  Zero rows
  * stay zero.  out may be F.
@@ -44,13 +51,16 @@ void		kp_unit_rows(const float *F, int32_t n, int32_t dims, float *out);
  * exact).  Memory besides lists: 4·n·L + 8·n bytes of heaps, plus 4 MB
  * of scores.  Results do not depend on the BLAS thread count.
  *
+ * *floor is set to the lowest score of a list member against its row, or
+ * KP_NEIGHBOURS_EMPTY_FLOOR when n < 2.
+ *
  * KP_EINVAL for n < 0, dims outside [1, KP_SCORE_MAX_COLS] (kp_score.h)
  * or L out of range; KP_ENOMEM.  Calls interrupt (if not NULL) before
  * every pair of blocks (a few milliseconds each); on KP_ECANCELLED the
  * lists are incomplete.
  */
 kp_status	kp_neighbours_build(const kp_allocator *alloc, const float *unit,
-								int32_t n, int32_t dims, int32_t L, int32_t *lists,
+								int32_t n, int32_t dims, int32_t L, int32_t *lists, float *floor,
 								kp_interrupt_fn interrupt, void *interrupt_arg);
 
 /*
@@ -89,17 +99,24 @@ typedef enum kp_neighbour_edit
  * exact top |S| + 1, and the worst member leaves if that makes L + 1.  A
  * set holding every row but u joins u regardless (capped at L the same
  * way), so that the lists of models with at most L + 1 users stay
- * complete.  This costs |S| kp_dot per row.
+ * complete.
+ *
+ * floor_in is the lists' floor (no member scores below it; a lower value
+ * is safe, only slower).  A row v that u scores below it against cannot
+ * take u in, so the members of S are scored (|S| kp_dot) only for the few
+ * rows u comes near, and per row the work is one kp_dot.  *floor_out is
+ * the floor after the edit: removing members cannot lower it, the rebuilt
+ * list of u and a set that takes u in regardless can.
  *
  * Entries of lists_in outside [0, n_old), and a row's own index, are
  * treated as absent.  lists_out must not overlap lists_in.  Calls
  * interrupt (if not NULL) every 4,096 rows; on KP_ECANCELLED lists_out is
  * incomplete.
  */
-kp_status	kp_neighbours_edit(const int32_t *lists_in, int32_t n_old, int32_t L,
+kp_status	kp_neighbours_edit(const int32_t *lists_in, int32_t n_old, int32_t L, float floor_in,
 							   kp_neighbour_edit edit, int32_t row,
 							   const float *unit_new, int32_t n_new, int32_t dims,
-							   int32_t *lists_out,
+							   int32_t *lists_out, float *floor_out,
 							   kp_interrupt_fn interrupt, void *interrupt_arg);
 
 #endif							/* KP_NEIGHBOURS_H */

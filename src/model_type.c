@@ -368,9 +368,10 @@ kpreco_edit_neighbours(const kp_model *before, kp_model *after, kp_neighbour_edi
 								 "unit-length user vectors");
 		kpreco_unit_rows(after->user_factors, after->n_users, after->factors, unit);
 	}
-	kpreco_report_status(kp_neighbours_edit(before->neighbours, before->n_users, per_user, edit, row,
+	kpreco_report_status(kp_neighbours_edit(before->neighbours, before->n_users, per_user,
+											before->neighbours_floor, edit, row,
 											unit, after->n_users, after->factors, lists,
-											kpreco_check_interrupts, NULL),
+											&after->neighbours_floor, kpreco_check_interrupts, NULL),
 						 "updating the lists of similar users");
 	if (unit != NULL)
 		pfree(unit);

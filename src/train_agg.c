@@ -665,7 +665,7 @@ train_vectors(TrainState *state, const kp_allocator *alloc, MemoryContext work,
  */
 static int32 *
 user_neighbours(const TrainState *state, const kp_allocator *alloc, MemoryContext work,
-				const TrainedVectors *trained, int32 n_users)
+				const TrainedVectors *trained, int32 n_users, float *floor)
 {
 	int32		per_user = state->options.similar_users;
 	float	   *unit = kpreco_alloc_huge(work, sizeof(float) * (Size) Max(n_users, 1) * trained->dims,
@@ -675,7 +675,7 @@ user_neighbours(const TrainState *state, const kp_allocator *alloc, MemoryContex
 
 	kpreco_unit_rows(trained->user_vectors, n_users, trained->dims, unit);
 	kpreco_report_status(kp_neighbours_build(alloc, unit, n_users, trained->dims, per_user, lists,
-											 kpreco_check_interrupts, NULL),
+											 floor, kpreco_check_interrupts, NULL),
 						 "finding each user's most similar users");
 	pfree(unit);
 	if (state->options.verbose)
@@ -785,7 +785,8 @@ kpreco_train_finalfn(PG_FUNCTION_ARGS)
 	if (state->options.similar_users > 0)
 	{
 		fields.neighbours_per_user = state->options.similar_users;
-		fields.neighbours = user_neighbours(state, &alloc, work, &trained, fields.n_users);
+		fields.neighbours = user_neighbours(state, &alloc, work, &trained, fields.n_users,
+											&fields.neighbours_floor);
 	}
 	CHECK_FOR_INTERRUPTS();
 	result = kpreco_model_build(&fields);

@@ -53,7 +53,7 @@ typedef struct model_layout
 	size_t		item_factors;
 	size_t		seen_indptr;
 	size_t		seen_items;
-	size_t		neighbours_count;	/* version 3: the u32 L and its zero word */
+	size_t		neighbours_count;	/* version 3: the u32 L and the f32 floor */
 	size_t		neighbours;
 	size_t		total;
 } model_layout;
@@ -434,7 +434,8 @@ kp_model_write(const kp_model *m, void *buf, size_t size,
 		return KP_EINVAL;
 	/* refuse to write what kp_model_read would reject for its header */
 	if (kp_algorithm_name(m->algorithm) == NULL || m->n_items < 1 ||
-		m->rows_read < m->nnz || m->rows_skipped < 0)
+		m->rows_read < m->nnz || m->rows_skipped < 0 ||
+		(m->neighbours_per_user > 0 && !(fabsf(m->neighbours_floor) <= 2.0f)))
 		return KP_EINVAL;
 
 	n_user_floats = (size_t) kp_model_user_rows(m) * (size_t) m->factors;
@@ -466,7 +467,10 @@ kp_model_write(const kp_model *m, void *buf, size_t size,
 					 &t) != KP_OK)
 		return KP_ECANCELLED;
 	if (m->neighbours_per_user > 0)
+	{
 		put_u32(p + lay.neighbours_count, (uint32_t) m->neighbours_per_user);
+		memcpy(p + lay.neighbours_count + 4, &m->neighbours_floor, sizeof(float));
+	}
 
 	checksum = model_checksum(p, size, &t, &cancelled);
 	if (cancelled)
@@ -579,9 +583,12 @@ parse_neighbours_count(const unsigned char *p, size_t size, kp_model *m,
 					   model_layout *lay, char *err, size_t errlen)
 {
 	uint32_t	count = get_u32(p + lay->neighbours_count);
+	float		floor;
 
-	if (get_u32(p + lay->neighbours_count + 4) != 0)
-		return model_error(err, errlen, "model has nonzero padding bytes");
+	memcpy(&floor, p + lay->neighbours_count + 4, sizeof(float));
+	if (!(fabsf(floor) <= 2.0f))	/* catches NaN too */
+		return model_error(err, errlen, "model's neighbour floor %g is outside [-2, 2]", (double) floor);
+	m->neighbours_floor = floor;
 	if (count < 1 || count > KP_MODEL_MAX_NEIGHBOURS)
 		return model_error(err, errlen, "model stores %u neighbours per user, outside 1..%d",
 						   (unsigned int) count, KP_MODEL_MAX_NEIGHBOURS);

@@ -197,7 +197,7 @@ scan_scores(neighbour_heaps *h, const float *scores, int32_t count, int32_t row,
 
 kp_status
 kp_neighbours_build(const kp_allocator *alloc, const float *unit,
-					int32_t n, int32_t dims, int32_t L, int32_t *lists,
+					int32_t n, int32_t dims, int32_t L, int32_t *lists, float *floor,
 					kp_interrupt_fn interrupt, void *interrupt_arg)
 {
 	int32_t		block = n < BLOCK_ROWS ? n : BLOCK_ROWS;
@@ -273,6 +273,11 @@ kp_neighbours_build(const kp_allocator *alloc, const float *unit,
 		}
 	}
 
+	/* each heap's root is its list's weakest member */
+	*floor = KP_NEIGHBOURS_EMPTY_FLOOR;
+	for (r = 0; r < n; r++)
+		if (h.size[r] > 0 && h.score[(size_t) r * L] < *floor)
+			*floor = h.score[(size_t) r * L];
 	for (r = 0; r < n; r++)
 		finish_list(lists + (size_t) r * L, h.size[r], L);
 
@@ -320,9 +325,13 @@ kp_neighbours_topk(const float *unit, int32_t dims, const int32_t *list,
 	return k;
 }
 
-/* Row u's list (L slots) by a scan of every other row of unit (n rows). */
+/*
+ * Row u's list (L slots) by a scan of every other row of unit (n rows);
+ * lowers *floor to its weakest member's score.
+ */
 static void
-scan_list(const float *unit, int32_t n, int32_t dims, int32_t L, int32_t u, int32_t *list)
+scan_list(const float *unit, int32_t n, int32_t dims, int32_t L, int32_t u, int32_t *list,
+		  float *floor)
 {
 	float		score[KP_NEIGHBOURS_MAX];
 	const float *x = unit + (size_t) u * dims;
@@ -332,6 +341,8 @@ scan_list(const float *unit, int32_t n, int32_t dims, int32_t L, int32_t u, int3
 	for (r = 0; r < n; r++)
 		if (r != u)
 			heap_offer(list, score, &size, L, r, kp_dot(x, unit + (size_t) r * dims, dims));
+	if (size > 0 && score[0] < *floor)
+		*floor = score[0];
 	finish_list(list, size, L);
 }
 
@@ -354,10 +365,13 @@ insert_row(int32_t *entries, int32_t count, int32_t u)
  * Row v's set entries[0 .. count) (ascending, the exact top count of the
  * rows other than v and u; room for L + 1) once u has its new vector:
  * returns its new size.  `others` is the number of rows other than v and u.
+ * Every member scores at least *floor against v, so a u that scores less
+ * cannot join, which spares the scores of the members for nearly every v;
+ * *floor is lowered when u joins below it.
  */
 static int32_t
 with_edited_row(const float *unit, int32_t dims, int32_t L, int32_t v, int32_t u,
-				int32_t *entries, int32_t count, int32_t others)
+				int32_t *entries, int32_t count, int32_t others, float *floor)
 {
 	const float *x = unit + (size_t) v * dims;
 	float		u_score;
@@ -365,12 +379,18 @@ with_edited_row(const float *unit, int32_t dims, int32_t L, int32_t v, int32_t u
 	int32_t		worst = 0;
 	int32_t		m;
 
-	if (count < L && count == others)
-		return insert_row(entries, count, u);
-	if (count == 0)
+	if (count == 0 && others > 0)
 		return 0;
-
 	u_score = kp_dot(x, unit + (size_t) u * dims, dims);
+	if (count < L && count == others)
+	{
+		if (u_score < *floor)
+			*floor = u_score;
+		return insert_row(entries, count, u);
+	}
+	if (u_score < *floor)
+		return count;
+
 	for (m = 0; m < count; m++)
 		kp_prefetch(unit + (size_t) entries[m] * dims, (size_t) dims * sizeof(float));
 	worst_score = kp_dot(x, unit + (size_t) entries[0] * dims, dims);
@@ -407,10 +427,10 @@ renumbered(kp_neighbour_edit edit, int32_t row, int32_t r)
 }
 
 kp_status
-kp_neighbours_edit(const int32_t *lists_in, int32_t n_old, int32_t L,
+kp_neighbours_edit(const int32_t *lists_in, int32_t n_old, int32_t L, float floor_in,
 				   kp_neighbour_edit edit, int32_t row,
 				   const float *unit_new, int32_t n_new, int32_t dims,
-				   int32_t *lists_out,
+				   int32_t *lists_out, float *floor_out,
 				   kp_interrupt_fn interrupt, void *interrupt_arg)
 {
 	int64_t		change;
@@ -434,6 +454,8 @@ kp_neighbours_edit(const int32_t *lists_in, int32_t n_old, int32_t L,
 		row < 0 || row >= (edit == KP_NEIGHBOUR_INSERT ? n_new : n_old) ||
 		(edit != KP_NEIGHBOUR_REMOVE && (unit_new == NULL || dims < 1)))
 		return KP_EINVAL;
+	/* dropping members only raises a list's weakest score */
+	*floor_out = floor_in;
 
 	for (v = 0; v < n_new; v++)
 	{
@@ -448,7 +470,7 @@ kp_neighbours_edit(const int32_t *lists_in, int32_t n_old, int32_t L,
 			return KP_ECANCELLED;
 		if (v == row && edit != KP_NEIGHBOUR_REMOVE)
 		{
-			scan_list(unit_new, n_new, dims, L, row, out);
+			scan_list(unit_new, n_new, dims, L, row, out, floor_out);
 			continue;
 		}
 
@@ -466,7 +488,7 @@ kp_neighbours_edit(const int32_t *lists_in, int32_t n_old, int32_t L,
 			entries[count++] = renumbered(edit, row, r);
 		}
 		if (edit != KP_NEIGHBOUR_REMOVE)
-			count = with_edited_row(unit_new, dims, L, v, row, entries, count, n_new - 2);
+			count = with_edited_row(unit_new, dims, L, v, row, entries, count, n_new - 2, floor_out);
 
 		memcpy(out, entries, (size_t) count * sizeof(int32_t));
 		for (slot = count; slot < L; slot++)

@@ -795,6 +795,7 @@ test_format_3(void)
 	make_model(&t, 5, 4, 4, "{}");
 	plain_size = kp_model_bytes(&t.m);
 	t.m.neighbours_per_user = 3;
+	t.m.neighbours_floor = 0.25f;
 	t.m.neighbours = lists;
 	t.m.format_version = 3;
 	size = kp_model_bytes(&t.m);
@@ -802,7 +803,7 @@ test_format_3(void)
 	buf = write_model(&t, &size);
 	unit_ok(buf != NULL && buf[8] == 3 &&
 			kp_model_read(buf, size, &m, err, sizeof(err), NULL, NULL) == KP_OK &&
-			m.format_version == 3 && m.neighbours_per_user == 3 &&
+			m.format_version == 3 && m.neighbours_per_user == 3 && m.neighbours_floor == 0.25f &&
 			memcmp(m.neighbours, lists, sizeof(lists)) == 0 && same_model(&m, &t.m),
 			"a model with neighbour lists is written as version 3 and reads back %s", err);
 	unit_ok(kp_model_read_header(buf, 64, size, &header, err, sizeof(err)) == KP_OK &&
@@ -831,8 +832,11 @@ test_format_3(void)
 	bad = with_int32(buf, size, at + 4 * 15, 7);
 	unit_ok(rejected_with(bad, size, "nonzero padding"), "padding after the lists");
 	free(bad);
-	bad = with_int32(buf, size, plain_size + 4, 1);
-	unit_ok(rejected_with(bad, size, "nonzero padding"), "the word after the count");
+	bad = with_int32(buf, size, plain_size + 4, 0x40400000);	/* 3.0f */
+	unit_ok(rejected_with(bad, size, "neighbour floor 3 is outside [-2, 2]"), "a floor above 2");
+	free(bad);
+	bad = with_int32(buf, size, plain_size + 4, 0x7FC00000);	/* NaN */
+	unit_ok(rejected_with(bad, size, "is outside [-2, 2]"), "a floor that is NaN");
 	free(bad);
 	bad = with_int32(buf, size, plain_size, 0);
 	unit_ok(rejected_with(bad, size, "stores 0 neighbours per user"), "a count of 0");
@@ -858,6 +862,11 @@ test_format_3(void)
 	m = t.m;
 	m.neighbours_per_user = KP_MODEL_MAX_NEIGHBOURS + 1;
 	unit_ok(kp_model_bytes(&m) == 0, "more neighbours per user than the limit gives 0");
+	m = t.m;
+	m.neighbours_floor = -2.5f;
+	bad = malloc(size);
+	unit_ok(kp_model_write(&m, bad, size, NULL, NULL) == KP_EINVAL, "write refuses a floor below -2");
+	free(bad);
 	free(buf);
 
 	t.m.neighbours_per_user = 0;

@@ -15,6 +15,10 @@
 
 static uint64_t rng_state = 27182818;
 
+/* Floors of the calls whose floor a test does not check. */
+static float built_floor;
+static float edited_floor;
+
 static double
 rng_unit(void)
 {
@@ -270,6 +274,26 @@ test_unit_rows(void)
 	free(unit);
 }
 
+/* The lowest score of a list member against its row; the empty floor when no list has one. */
+static float
+lowest_member_score(const float *unit, int32_t n, int32_t dims, const int32_t *lists, int32_t L)
+{
+	float		lowest = KP_NEIGHBOURS_EMPTY_FLOOR;
+	int32_t		v;
+	int32_t		slot;
+
+	for (v = 0; v < n; v++)
+		for (slot = 0; slot < L && lists[(size_t) v * L + slot] >= 0; slot++)
+		{
+			float		s = kp_dot(unit + (size_t) v * dims,
+								   unit + (size_t) lists[(size_t) v * L + slot] * dims, dims);
+
+			if (s < lowest)
+				lowest = s;
+		}
+	return lowest;
+}
+
 /*
  * kp_neighbours_build on n rows of dims dimensions; near_ties rows are
  * copies of one vector changed in their last bits, where sgemm's and
@@ -294,10 +318,11 @@ test_build(int32_t n, int32_t dims, int32_t L, int32_t near_ties)
 			F[(size_t) r * dims + k] = (float) (1.0 + k % 5) *
 				(float) (1.0 + (rng_unit() - 0.5) * 4e-7);
 	kp_unit_rows(F, n, dims, unit);
-	status = kp_neighbours_build(&alloc, unit, n, dims, L, lists, NULL, NULL);
+	status = kp_neighbours_build(&alloc, unit, n, dims, L, lists, &built_floor, NULL, NULL);
 	smallest = status == KP_OK ? check_lists(unit, n, dims, lists, L) : -1;
-	unit_ok(status == KP_OK && smallest == full_size(n, L) && counting.live == 0,
-			"build n = %d, dims = %d, L = %d%s: every list the exact top %d",
+	unit_ok(status == KP_OK && smallest == full_size(n, L) && counting.live == 0 &&
+			built_floor == lowest_member_score(unit, n, dims, lists, L),
+			"build n = %d, dims = %d, L = %d%s: every list the exact top %d, the floor its lowest score",
 			n, dims, L, near_ties ? " (near ties)" : "", full_size(n, L));
 	free(F);
 	free(unit);
@@ -317,11 +342,11 @@ test_build_failures(void)
 
 	random_rows(unit, n, dims);
 	kp_unit_rows(unit, n, dims, unit);
-	unit_ok(kp_neighbours_build(plain, unit, -1, dims, 5, lists, NULL, NULL) == KP_EINVAL &&
-			kp_neighbours_build(plain, unit, n, 0, 5, lists, NULL, NULL) == KP_EINVAL &&
-			kp_neighbours_build(plain, unit, n, KP_SCORE_MAX_COLS + 1, 5, lists, NULL, NULL) == KP_EINVAL &&
-			kp_neighbours_build(plain, unit, n, dims, 0, lists, NULL, NULL) == KP_EINVAL &&
-			kp_neighbours_build(plain, unit, n, dims, KP_NEIGHBOURS_MAX + 1, lists, NULL, NULL) == KP_EINVAL,
+	unit_ok(kp_neighbours_build(plain, unit, -1, dims, 5, lists, &built_floor, NULL, NULL) == KP_EINVAL &&
+			kp_neighbours_build(plain, unit, n, 0, 5, lists, &built_floor, NULL, NULL) == KP_EINVAL &&
+			kp_neighbours_build(plain, unit, n, KP_SCORE_MAX_COLS + 1, 5, lists, &built_floor, NULL, NULL) == KP_EINVAL &&
+			kp_neighbours_build(plain, unit, n, dims, 0, lists, &built_floor, NULL, NULL) == KP_EINVAL &&
+			kp_neighbours_build(plain, unit, n, dims, KP_NEIGHBOURS_MAX + 1, lists, &built_floor, NULL, NULL) == KP_EINVAL,
 			"build: KP_EINVAL for n < 0, dims 0 or too many, L 0 or above KP_NEIGHBOURS_MAX");
 	for (fail_at = 1; fail_at <= 4; fail_at++)
 	{
@@ -329,7 +354,7 @@ test_build_failures(void)
 		kp_allocator alloc = unit_counting_allocator(&counting);
 
 		counting.fail_at = fail_at;
-		nomem_ok &= kp_neighbours_build(&alloc, unit, n, dims, 5, lists, NULL, NULL) == KP_ENOMEM &&
+		nomem_ok &= kp_neighbours_build(&alloc, unit, n, dims, 5, lists, &built_floor, NULL, NULL) == KP_ENOMEM &&
 			counting.live == 0;
 	}
 	unit_ok(nomem_ok, "build: each failed allocation gives KP_ENOMEM and frees the rest");
@@ -367,28 +392,28 @@ test_cancel(void)
 
 	random_rows(unit, n, dims);
 	kp_unit_rows(unit, n, dims, unit);
-	status = kp_neighbours_build(&kp_malloc_allocator, unit, n, dims, 5, lists, count_calls, &never);
+	status = kp_neighbours_build(&kp_malloc_allocator, unit, n, dims, 5, lists, &built_floor, count_calls, &never);
 	unit_ok(status == KP_OK && never.calls == 6,
 			"build: a callback that never stops is called once per pair of blocks (%d)", never.calls);
 	for (stop_at = 1; stop_at <= 6; stop_at++)
 	{
 		stopper		s = {0, stop_at};
 
-		stops_ok &= kp_neighbours_build(&kp_malloc_allocator, unit, n, dims, 5, lists, count_calls, &s) ==
+		stops_ok &= kp_neighbours_build(&kp_malloc_allocator, unit, n, dims, 5, lists, &built_floor, count_calls, &s) ==
 			KP_ECANCELLED && s.calls == stop_at;
 	}
 	unit_ok(stops_ok, "build: KP_ECANCELLED at each of its 6 checks when asked");
 
 	memset(lists, 0xff, sizeof(int32_t) * (n_edit + 1) * 5);
 	never.calls = 0;
-	stops_ok = kp_neighbours_edit(lists, n_edit + 1, 5, KP_NEIGHBOUR_REMOVE, 17, NULL, n_edit, 0,
-								  lists_out, count_calls, &never) == KP_OK && never.calls == 3;
+	stops_ok = kp_neighbours_edit(lists, n_edit + 1, 5, KP_NEIGHBOURS_EMPTY_FLOOR, KP_NEIGHBOUR_REMOVE, 17, NULL, n_edit, 0,
+								  lists_out, &edited_floor, count_calls, &never) == KP_OK && never.calls == 3;
 	for (stop_at = 1; stop_at <= 3; stop_at++)
 	{
 		stopper		s = {0, stop_at};
 
-		stops_ok &= kp_neighbours_edit(lists, n_edit + 1, 5, KP_NEIGHBOUR_REMOVE, 17, NULL, n_edit, 0,
-									   lists_out, count_calls, &s) == KP_ECANCELLED && s.calls == stop_at;
+		stops_ok &= kp_neighbours_edit(lists, n_edit + 1, 5, KP_NEIGHBOURS_EMPTY_FLOOR, KP_NEIGHBOUR_REMOVE, 17, NULL, n_edit, 0,
+									   lists_out, &edited_floor, count_calls, &s) == KP_ECANCELLED && s.calls == stop_at;
 	}
 	unit_ok(stops_ok, "edit: called every 4,096 rows; KP_ECANCELLED at each check when asked");
 	free(unit);
@@ -405,7 +430,9 @@ typedef struct edited
 	float	   *F;
 	float	   *unit;
 	int32_t    *lists;
+	float		floor;
 	int32_t    *lists_next;
+	int32_t    *lists_unfloored;	/* the same edit with no floor to skip by */
 } edited;
 
 static edited
@@ -420,9 +447,10 @@ edited_build(int32_t n, int32_t dims, int32_t L, int32_t capacity)
 	m.unit = malloc(sizeof(float) * capacity * dims);
 	m.lists = malloc(sizeof(int32_t) * capacity * L);
 	m.lists_next = malloc(sizeof(int32_t) * capacity * L);
+	m.lists_unfloored = malloc(sizeof(int32_t) * capacity * L);
 	random_rows(m.F, n, dims);
 	kp_unit_rows(m.F, n, dims, m.unit);
-	kp_neighbours_build(&kp_malloc_allocator, m.unit, n, dims, L, m.lists, NULL, NULL);
+	kp_neighbours_build(&kp_malloc_allocator, m.unit, n, dims, L, m.lists, &m.floor, NULL, NULL);
 	return m;
 }
 
@@ -433,12 +461,15 @@ edited_free(edited *m)
 	free(m->unit);
 	free(m->lists);
 	free(m->lists_next);
+	free(m->lists_unfloored);
 }
 
 /*
  * Applies one edit to the rows (a new random vector for REPLACE and
  * INSERT) and to the lists; returns the smallest |S| of the checked lists,
- * or −1 when the edit fails or a list is not an exact top set.
+ * or −1 when the edit fails, a list is not an exact top set, the floor is
+ * above a member's score, or the lists differ from those of the same edit
+ * with the lowest floor (which skips no row).
  */
 static int32_t
 apply_edit(edited *m, kp_neighbour_edit edit, int32_t row)
@@ -465,14 +496,20 @@ apply_edit(edited *m, kp_neighbour_edit edit, int32_t row)
 	free(scratch_row);
 	kp_unit_rows(m->F, n_new, dims, m->unit);
 
-	status = kp_neighbours_edit(m->lists, m->n, m->L, edit, row,
+	status = kp_neighbours_edit(m->lists, m->n, m->L, m->floor, edit, row,
 								edit == KP_NEIGHBOUR_REMOVE ? NULL : m->unit, n_new, dims,
-								m->lists_next, NULL, NULL);
+								m->lists_next, &m->floor, NULL, NULL);
+	if (status == KP_OK)
+		status = kp_neighbours_edit(m->lists, m->n, m->L, -2.0f, edit, row,
+									edit == KP_NEIGHBOUR_REMOVE ? NULL : m->unit, n_new, dims,
+									m->lists_unfloored, &edited_floor, NULL, NULL);
 	m->n = n_new;
 	swap = m->lists;
 	m->lists = m->lists_next;
 	m->lists_next = swap;
-	if (status != KP_OK)
+	if (status != KP_OK ||
+		memcmp(m->lists, m->lists_unfloored, sizeof(int32_t) * (size_t) n_new * m->L) != 0 ||
+		m->floor > lowest_member_score(m->unit, n_new, dims, m->lists, m->L))
 		return -1;
 	return check_lists(m->unit, m->n, dims, m->lists, m->L);
 }
@@ -556,18 +593,18 @@ test_edit_arguments(void)
 	int32_t    *in = m.lists;
 	int32_t		v;
 
-	unit_ok(kp_neighbours_edit(in, 50, 5, KP_NEIGHBOUR_REMOVE, 50, NULL, 49, 0, out, NULL, NULL) == KP_EINVAL &&
-			kp_neighbours_edit(in, 50, 5, KP_NEIGHBOUR_REMOVE, -1, NULL, 49, 0, out, NULL, NULL) == KP_EINVAL &&
-			kp_neighbours_edit(in, 50, 5, KP_NEIGHBOUR_REMOVE, 3, NULL, 50, 0, out, NULL, NULL) == KP_EINVAL &&
-			kp_neighbours_edit(in, 50, 5, KP_NEIGHBOUR_REPLACE, 50, unit, 50, 4, out, NULL, NULL) == KP_EINVAL &&
-			kp_neighbours_edit(in, 50, 5, KP_NEIGHBOUR_REPLACE, 3, NULL, 50, 4, out, NULL, NULL) == KP_EINVAL &&
-			kp_neighbours_edit(in, 50, 5, KP_NEIGHBOUR_REPLACE, 3, unit, 50, 0, out, NULL, NULL) == KP_EINVAL &&
-			kp_neighbours_edit(in, 50, 5, KP_NEIGHBOUR_INSERT, 51, unit, 51, 4, out, NULL, NULL) == KP_EINVAL &&
-			kp_neighbours_edit(in, 50, 5, KP_NEIGHBOUR_INSERT, 3, unit, 50, 4, out, NULL, NULL) == KP_EINVAL &&
-			kp_neighbours_edit(in, 50, 0, KP_NEIGHBOUR_REMOVE, 3, NULL, 49, 0, out, NULL, NULL) == KP_EINVAL &&
-			kp_neighbours_edit(in, 50, KP_NEIGHBOURS_MAX + 1, KP_NEIGHBOUR_REMOVE, 3, NULL, 49, 0,
-							   out, NULL, NULL) == KP_EINVAL &&
-			kp_neighbours_edit(in, 50, 5, (kp_neighbour_edit) 7, 3, unit, 50, 4, out, NULL, NULL) == KP_EINVAL,
+	unit_ok(kp_neighbours_edit(in, 50, 5, KP_NEIGHBOURS_EMPTY_FLOOR, KP_NEIGHBOUR_REMOVE, 50, NULL, 49, 0, out, &edited_floor, NULL, NULL) == KP_EINVAL &&
+			kp_neighbours_edit(in, 50, 5, KP_NEIGHBOURS_EMPTY_FLOOR, KP_NEIGHBOUR_REMOVE, -1, NULL, 49, 0, out, &edited_floor, NULL, NULL) == KP_EINVAL &&
+			kp_neighbours_edit(in, 50, 5, KP_NEIGHBOURS_EMPTY_FLOOR, KP_NEIGHBOUR_REMOVE, 3, NULL, 50, 0, out, &edited_floor, NULL, NULL) == KP_EINVAL &&
+			kp_neighbours_edit(in, 50, 5, KP_NEIGHBOURS_EMPTY_FLOOR, KP_NEIGHBOUR_REPLACE, 50, unit, 50, 4, out, &edited_floor, NULL, NULL) == KP_EINVAL &&
+			kp_neighbours_edit(in, 50, 5, KP_NEIGHBOURS_EMPTY_FLOOR, KP_NEIGHBOUR_REPLACE, 3, NULL, 50, 4, out, &edited_floor, NULL, NULL) == KP_EINVAL &&
+			kp_neighbours_edit(in, 50, 5, KP_NEIGHBOURS_EMPTY_FLOOR, KP_NEIGHBOUR_REPLACE, 3, unit, 50, 0, out, &edited_floor, NULL, NULL) == KP_EINVAL &&
+			kp_neighbours_edit(in, 50, 5, KP_NEIGHBOURS_EMPTY_FLOOR, KP_NEIGHBOUR_INSERT, 51, unit, 51, 4, out, &edited_floor, NULL, NULL) == KP_EINVAL &&
+			kp_neighbours_edit(in, 50, 5, KP_NEIGHBOURS_EMPTY_FLOOR, KP_NEIGHBOUR_INSERT, 3, unit, 50, 4, out, &edited_floor, NULL, NULL) == KP_EINVAL &&
+			kp_neighbours_edit(in, 50, 0, KP_NEIGHBOURS_EMPTY_FLOOR, KP_NEIGHBOUR_REMOVE, 3, NULL, 49, 0, out, &edited_floor, NULL, NULL) == KP_EINVAL &&
+			kp_neighbours_edit(in, 50, KP_NEIGHBOURS_MAX + 1, KP_NEIGHBOURS_EMPTY_FLOOR, KP_NEIGHBOUR_REMOVE, 3, NULL, 49, 0,
+							   out, &edited_floor, NULL, NULL) == KP_EINVAL &&
+			kp_neighbours_edit(in, 50, 5, KP_NEIGHBOURS_EMPTY_FLOOR, (kp_neighbour_edit) 7, 3, unit, 50, 4, out, &edited_floor, NULL, NULL) == KP_EINVAL,
 			"edit: KP_EINVAL for a row out of range, a wrong n_new, no vectors, L out of range, an unknown edit");
 
 	/* keep each list's 3 best (still exact) and fill the rest with junk */
