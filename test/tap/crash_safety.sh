@@ -38,6 +38,9 @@ pgc_start --database "$DB" >&2
 LOG=$(pgc_log_file)
 # LOG level, so that the server log records each crash and each recovery.
 q "$DB" "ALTER SYSTEM SET log_min_messages = 'log'" >/dev/null
+# The throw-away cluster commits asynchronously; a commit must reach the WAL
+# before it returns, or a crash right after it may undo it.
+q "$DB" "ALTER SYSTEM SET synchronous_commit = 'on'" >/dev/null
 q "$DB" "SELECT pg_reload_conf()" >/dev/null
 q "$DB" "CREATE EXTENSION kpreco; CREATE EXTENSION amcheck" >/dev/null
 
