@@ -73,6 +73,7 @@ same_options(const kp_train_options *a, const kp_train_options *b)
 		memcmp(&a->ials.alpha, &b->ials.alpha, sizeof(float)) == 0 &&
 		a->ials.solver == b->ials.solver && a->ials.cg_steps == b->ials.cg_steps &&
 		a->ials.seed == b->ials.seed && a->keep_versions == b->keep_versions &&
+		a->similar_users == b->similar_users &&
 		a->verbose == b->verbose && strcmp(a->user_column, b->user_column) == 0 &&
 		strcmp(a->course_column, b->course_column) == 0 &&
 		strcmp(a->weight_column, b->weight_column) == 0;
@@ -91,12 +92,13 @@ check_round_trip(const kp_train_options *o)
 	used = (size_t) snprintf(json, sizeof(json),
 							 "{\"algorithm\": \"ials\", \"factors\": %d, \"iterations\": %d, "
 							 "\"regularization\": %.9g, \"alpha\": %.9g, \"solver\": \"%s\", "
-							 "\"cg_steps\": %d, \"seed\": %llu, \"keep_versions\": %d, \"verbose\": %s",
+							 "\"cg_steps\": %d, \"seed\": %llu, \"keep_versions\": %d, \"verbose\": %s, "
+							 "\"similar_users\": %d",
 							 (int) o->ials.factors, (int) o->ials.iterations,
 							 (double) o->ials.regularization, (double) o->ials.alpha,
 							 o->ials.solver == KP_SOLVER_CHOLESKY ? "cholesky" : "cg",
 							 (int) o->ials.cg_steps, (unsigned long long) o->ials.seed,
-							 (int) o->keep_versions, o->verbose ? "true" : "false");
+							 (int) o->keep_versions, o->verbose ? "true" : "false", (int) o->similar_users);
 	if (o->user_column[0] != '\0')
 	{
 		used += (size_t) snprintf(json + used, sizeof(json) - used, ", \"user_column\": ");
@@ -151,6 +153,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(!signbit(o.ials.regularization) && !signbit(o.ials.alpha));
 	FUZZ_CHECK(o.ials.seed <= (uint64_t) INT64_MAX);
 	FUZZ_CHECK(o.keep_versions >= 1 && o.keep_versions <= KP_MAX_KEEP_VERSIONS);
+	FUZZ_CHECK(o.similar_users >= 0 && o.similar_users <= KP_MODEL_MAX_NEIGHBOURS);
 	FUZZ_CHECK(terminated(o.user_column, sizeof(o.user_column)) && valid_utf8(o.user_column));
 	FUZZ_CHECK(terminated(o.course_column, sizeof(o.course_column)) && valid_utf8(o.course_column));
 	FUZZ_CHECK(terminated(o.weight_column, sizeof(o.weight_column)) && valid_utf8(o.weight_column));

@@ -329,6 +329,7 @@ option_seeds(void)
 		{"als", "{\"algorithm\": \"als\", \"missing_weight\": 0, \"iterations\": 10}"},
 		{"ease", "{\"algorithm\": \"ease\", \"regularization\": 500}"},
 		{"auto", "{\"algorithm\": \"auto\", \"keep_versions\": 2}"},
+		{"similar-users", "{\"similar_users\": 20, \"algorithm\": \"bpr\", \"similar_users\": 100}"},
 		{"not-applicable", "{\"algorithm\": \"popular\", \"alpha\": 2}"},
 	};
 	size_t		i;
