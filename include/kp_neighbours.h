@@ -76,6 +76,9 @@ int32_t		kp_neighbours_topk(const float *unit, int32_t dims, const int32_t *list
 							   int32_t L, int32_t row, int32_t k,
 							   int32_t *index, float *score);
 
+/* Lists one edit fills again at most (each by a scan of every row). */
+#define KP_NEIGHBOURS_REFILLS 64
+
 /* One edit of a model's user rows. */
 typedef enum kp_neighbour_edit
 {
@@ -90,7 +93,7 @@ typedef enum kp_neighbour_edit
  * [0, n_old)), n_old (REPLACE, row in [0, n_old)) or n_old + 1 (INSERT,
  * row in [0, n_old]); else KP_EINVAL.  unit_new (n_new × dims) are the
  * unit rows after the edit: only the edited row may differ from before.
- * REMOVE reads no vectors (unit_new and dims are ignored).
+ * REMOVE may do without them (unit_new NULL), and then refills nothing.
  *
  * The edited row u's own list (REPLACE, INSERT) is rebuilt by a scan of
  * every row.  Every other row's set S loses u if it held it, which leaves
@@ -99,7 +102,10 @@ typedef enum kp_neighbour_edit
  * exact top |S| + 1, and the worst member leaves if that makes L + 1.  A
  * set holding every row but u joins u regardless (capped at L the same
  * way), so that the lists of models with at most L + 1 users stay
- * complete.
+ * complete.  A set the edit left smaller than it was (u left it and did
+ * not come back, or was removed) is computed anew by a scan, for the first
+ * KP_NEIGHBOURS_REFILLS such rows, so lists stay full as users change; the
+ * others stay shorter, still exact, until the next build.
  *
  * floor_in is the lists' floor (no member scores below it; a lower value
  * is safe, only slower).  A row v that u scores below it against cannot

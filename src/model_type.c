@@ -354,27 +354,24 @@ void
 kpreco_edit_neighbours(const kp_model *before, kp_model *after, kp_neighbour_edit edit, int32 row)
 {
 	int32		per_user = before->neighbours_per_user;
-	float	   *unit = NULL;
+	float	   *unit;
 	int32	   *lists;
 
 	if (per_user == 0)
 		return;
 	lists = kpreco_alloc_huge(CurrentMemoryContext,
 							  sizeof(int32) * (Size) Max(after->n_users, 1) * per_user, "neighbour lists");
-	if (edit != KP_NEIGHBOUR_REMOVE)
-	{
-		unit = kpreco_alloc_huge(CurrentMemoryContext,
-								 sizeof(float) * (Size) Max(after->n_users, 1) * after->factors,
-								 "unit-length user vectors");
-		kpreco_unit_rows(after->user_factors, after->n_users, after->factors, unit);
-	}
+	/* also for a removal: the lists that lose the user are filled again */
+	unit = kpreco_alloc_huge(CurrentMemoryContext,
+							 sizeof(float) * (Size) Max(after->n_users, 1) * after->factors,
+							 "unit-length user vectors");
+	kpreco_unit_rows(after->user_factors, after->n_users, after->factors, unit);
 	kpreco_report_status(kp_neighbours_edit(before->neighbours, before->n_users, per_user,
 											before->neighbours_floor, edit, row,
 											unit, after->n_users, after->factors, lists,
 											&after->neighbours_floor, kpreco_check_interrupts, NULL),
 						 "updating the lists of similar users");
-	if (unit != NULL)
-		pfree(unit);
+	pfree(unit);
 	after->neighbours_per_user = per_user;
 	after->neighbours = lists;
 }

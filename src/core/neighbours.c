@@ -434,6 +434,7 @@ kp_neighbours_edit(const int32_t *lists_in, int32_t n_old, int32_t L, float floo
 				   kp_interrupt_fn interrupt, void *interrupt_arg)
 {
 	int64_t		change;
+	int32_t		refills = 0;
 	int32_t		v;
 
 	switch (edit)
@@ -452,7 +453,7 @@ kp_neighbours_edit(const int32_t *lists_in, int32_t n_old, int32_t L, float floo
 	}
 	if (L < 1 || L > KP_NEIGHBOURS_MAX || n_old < 0 || (int64_t) n_new != n_old + change ||
 		row < 0 || row >= (edit == KP_NEIGHBOUR_INSERT ? n_new : n_old) ||
-		(edit != KP_NEIGHBOUR_REMOVE && (unit_new == NULL || dims < 1)))
+		(edit != KP_NEIGHBOUR_REMOVE && unit_new == NULL) || (unit_new != NULL && dims < 1))
 		return KP_EINVAL;
 	/* dropping members only raises a list's weakest score */
 	*floor_out = floor_in;
@@ -464,6 +465,8 @@ kp_neighbours_edit(const int32_t *lists_in, int32_t n_old, int32_t L, float floo
 		const int32_t *in;
 		int32_t		old_v;
 		int32_t		count = 0;
+		int32_t		held_row = 0;
+		int32_t		before;
 		int32_t		slot;
 
 		if (v % EDIT_CHECK_ROWS == 0 && interrupt && interrupt(interrupt_arg))
@@ -483,12 +486,25 @@ kp_neighbours_edit(const int32_t *lists_in, int32_t n_old, int32_t L, float floo
 		{
 			int32_t		r = in[slot];
 
-			if (r < 0 || r >= n_old || r == old_v || (r == row && edit != KP_NEIGHBOUR_INSERT))
+			if (r < 0 || r >= n_old || r == old_v)
 				continue;
+			if (r == row && edit != KP_NEIGHBOUR_INSERT)
+			{
+				held_row = 1;
+				continue;
+			}
 			entries[count++] = renumbered(edit, row, r);
 		}
+		before = count + held_row;
 		if (edit != KP_NEIGHBOUR_REMOVE)
 			count = with_edited_row(unit_new, dims, L, v, row, entries, count, n_new - 2, floor_out);
+		/* a list this edit made shorter is filled again, up to a bounded number of them */
+		if (count < before && unit_new != NULL && refills < KP_NEIGHBOURS_REFILLS)
+		{
+			scan_list(unit_new, n_new, dims, L, v, out, floor_out);
+			refills++;
+			continue;
+		}
 
 		memcpy(out, entries, (size_t) count * sizeof(int32_t));
 		for (slot = count; slot < L; slot++)

@@ -496,12 +496,10 @@ apply_edit(edited *m, kp_neighbour_edit edit, int32_t row)
 	free(scratch_row);
 	kp_unit_rows(m->F, n_new, dims, m->unit);
 
-	status = kp_neighbours_edit(m->lists, m->n, m->L, m->floor, edit, row,
-								edit == KP_NEIGHBOUR_REMOVE ? NULL : m->unit, n_new, dims,
+	status = kp_neighbours_edit(m->lists, m->n, m->L, m->floor, edit, row, m->unit, n_new, dims,
 								m->lists_next, &m->floor, NULL, NULL);
 	if (status == KP_OK)
-		status = kp_neighbours_edit(m->lists, m->n, m->L, -2.0f, edit, row,
-									edit == KP_NEIGHBOUR_REMOVE ? NULL : m->unit, n_new, dims,
+		status = kp_neighbours_edit(m->lists, m->n, m->L, -2.0f, edit, row, m->unit, n_new, dims,
 									m->lists_unfloored, &edited_floor, NULL, NULL);
 	m->n = n_new;
 	swap = m->lists;
@@ -530,9 +528,10 @@ test_edit_sequence(int32_t n0, int32_t dims, int32_t L, int32_t n_edits)
 	{
 		kp_neighbour_edit edit = m.n == 0 ? KP_NEIGHBOUR_INSERT : (kp_neighbour_edit) rng_below(3);
 		int32_t		row = rng_below(edit == KP_NEIGHBOUR_INSERT ? m.n + 1 : m.n);
+		int32_t		n_new = m.n + (edit == KP_NEIGHBOUR_INSERT) - (edit == KP_NEIGHBOUR_REMOVE);
 
 		counts[edit]++;
-		ok = apply_edit(&m, edit, row) >= 0;
+		ok = apply_edit(&m, edit, row) == full_size(n_new, L);
 	}
 	for (v = 0; v < m.n; v++)
 	{
@@ -542,7 +541,7 @@ test_edit_sequence(int32_t n0, int32_t dims, int32_t L, int32_t n_edits)
 			total += m.lists[(size_t) v * L + slot] >= 0;
 	}
 	unit_ok(ok, "%d edits (%d removals, %d replacements, %d insertions) of ~%d rows, dims %d, L = %d: "
-			"every list an exact top set after each (mean size %.2f at the end)",
+			"every list an exact top set, and full (refilled), after each (mean size %.2f at the end)",
 			e, counts[0], counts[1], counts[2], n0, dims, L, m.n ? (double) total / m.n : 0.0);
 	edited_free(&m);
 }
@@ -584,6 +583,67 @@ test_edit_small(int32_t L)
 }
 
 /* Bad arguments, and lists_in entries out of range or a row's own. */
+/*
+ * A row in every list moves away: the first KP_NEIGHBOURS_REFILLS lists it
+ * left are filled again, the others keep one row less, all still exact.
+ */
+static void
+test_edit_refill_cap(void)
+{
+	int32_t		n = 200;
+	int32_t		dims = 64;
+	int32_t		L = 3;
+	float	   *F = malloc(sizeof(float) * n * dims);
+	float	   *unit = malloc(sizeof(float) * n * dims);
+	int32_t    *lists = malloc(sizeof(int32_t) * n * L);
+	int32_t    *lists_out = malloc(sizeof(int32_t) * n * L);
+	float		floor;
+	int32_t		full = 0;
+	int32_t		shorter = 0;
+	int32_t		v;
+	int32_t		k;
+
+	/*
+	 * Row 0 on the axis, each other row the axis plus half a random unit
+	 * vector orthogonal to it: in 63 dimensions those are nearly orthogonal
+	 * to each other, so every row's nearest is row 0 (cosine 0.89 against
+	 * about 0.8).
+	 */
+	for (v = 0; v < n; v++)
+	{
+		float	   *x = F + (size_t) v * dims;
+		double		norm = 0;
+
+		x[0] = 1.0f;
+		for (k = 1; k < dims; k++)
+		{
+			x[k] = v == 0 ? 0.0f : (float) rng_gauss();
+			norm += (double) x[k] * x[k];
+		}
+		for (k = 1; k < dims && v > 0; k++)
+			x[k] = (float) (0.5 * x[k] / sqrt(norm));
+	}
+	kp_unit_rows(F, n, dims, unit);
+	kp_neighbours_build(&kp_malloc_allocator, unit, n, dims, L, lists, &floor, NULL, NULL);
+	F[0] = -1.0f;
+	kp_unit_rows(F, n, dims, unit);
+	kp_neighbours_edit(lists, n, L, floor, KP_NEIGHBOUR_REPLACE, 0, unit, n, dims, lists_out, &floor,
+					   NULL, NULL);
+	for (v = 1; v < n; v++)
+	{
+		full += lists_out[(size_t) v * L + L - 1] >= 0;
+		shorter += lists_out[(size_t) v * L + L - 2] >= 0 && lists_out[(size_t) v * L + L - 1] < 0;
+	}
+	unit_ok(check_lists(unit, n, dims, lists_out, L) >= 0 && full == KP_NEIGHBOURS_REFILLS &&
+			shorter == n - 1 - KP_NEIGHBOURS_REFILLS,
+			"a row leaves all %d other lists: %d filled again, %d one shorter, all exact",
+			n - 1, full, shorter);
+	free(F);
+	free(unit);
+	free(lists);
+	free(lists_out);
+}
+
 static void
 test_edit_arguments(void)
 {
@@ -674,6 +734,7 @@ main(void)
 	test_edit_sequence(7, 3, 5, 400);
 	test_edit_small(1);
 	test_edit_small(5);
+	test_edit_refill_cap();
 	test_edit_arguments();
 
 	test_cancel();
