@@ -248,13 +248,18 @@ check_remove_user(const unsigned char *buf, size_t size, const kp_model *origina
 	FUZZ_CHECK(m.n_users == original->n_users - 1 && m.nnz == original->nnz - pairs);
 	if (m.neighbours_per_user > 0)
 	{
+		/* as forget_user does: with the unit vectors, so the lists that lose the user are filled again */
+		float	   *unit = malloc(sizeof(float) * ((size_t) m.n_users * m.factors + 1));
+
 		lists = malloc(sizeof(int32_t) * ((size_t) m.n_users * m.neighbours_per_user + 1));
-		FUZZ_CHECK(lists != NULL);
+		FUZZ_CHECK(lists != NULL && unit != NULL);
+		kp_unit_rows(m.user_factors, m.n_users, m.factors, unit);
 		FUZZ_CHECK(kp_neighbours_edit(before.neighbours, before.n_users, m.neighbours_per_user,
-									  before.neighbours_floor, KP_NEIGHBOUR_REMOVE, row, NULL,
-									  m.n_users, 0, lists, &m.neighbours_floor, NULL, NULL) == KP_OK);
-		FUZZ_CHECK(m.neighbours_floor == before.neighbours_floor);
+									  before.neighbours_floor, KP_NEIGHBOUR_REMOVE, row, unit,
+									  m.n_users, m.factors, lists, &m.neighbours_floor, NULL, NULL) == KP_OK);
+		FUZZ_CHECK(m.neighbours_floor <= before.neighbours_floor);
 		m.neighbours = lists;
+		free(unit);
 	}
 	new_size = kp_model_bytes(&m);
 	FUZZ_CHECK(new_size > 0 && new_size <= size);
