@@ -346,12 +346,18 @@ check_memory(TrainState *state)
 	Size		factor_bytes = (n_users + n_items) * factors * sizeof(float);
 	Size		solver_bytes = factors * factors * sizeof(float) +
 		kp_ials_workspace_bytes(&state->options.ials, (int32) Min(n_rows, PG_INT32_MAX));
+	Size		list_bytes = n_users * state->options.similar_users * sizeof(int32);
 	Size		value_bytes = KP_MODEL_HEADER_BYTES + (n_users + n_items) * sizeof(int64) +
-		factor_bytes + (n_users + 1) * sizeof(int64) + n_rows * sizeof(int32);
+		factor_bytes + (n_users + 1) * sizeof(int64) + n_rows * sizeof(int32) + list_bytes;
 	Size		needed = rows + (n_users + n_items) * sizeof(int32);
 
 	needed = Max(needed, rows + user_matrix);
 	needed = Max(needed, user_matrix + kp_csr_bytes(n_items, n_rows) + factor_bytes + solver_bytes);
+	/* the neighbour lists: unit-length user vectors, the lists, their heaps' scores and a block of scores */
+	if (list_bytes > 0)
+		needed = Max(needed, user_matrix - n_rows * sizeof(float) + factor_bytes +
+					 n_users * factors * sizeof(float) + 2 * list_bytes + n_users * 2 * sizeof(int32) +
+					 ((Size) 4 << 20));
 	needed = Max(needed, user_matrix - n_rows * sizeof(float) + factor_bytes + value_bytes);
 	needed += kp_idmap_bytes(&state->users) + kp_idmap_bytes(&state->items);
 	if (needed > max_training_bytes())

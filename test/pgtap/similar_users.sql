@@ -8,7 +8,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS kpreco;
-SELECT plan(35);
+SELECT plan(37);
 
 DELETE FROM kpreco.model_versions;
 DELETE FROM kpreco.model_registry;
@@ -130,6 +130,13 @@ SELECT throws_ok($$SELECT kpreco.train('su_bad', 'su_rows', '{"similar_users": 1
 SELECT throws_ok($$SELECT kpreco.train('su_bad', 'su_rows', '{"algorithm": "ease", "similar_users": 5}')$$, '22023',
 	'option "similar_users" does not apply to algorithm ease (it applies to ials, bpr, als)', 'ease keeps no user vectors');
 SELECT lives_ok($$SELECT kpreco.train('su_zero', 'su_rows', '{"factors": 4, "similar_users": 0}')$$, '0 keeps no lists');
+-- 30,000 users with 100 neighbours each: 12 MB of lists, besides their heaps
+SET LOCAL kpreco.max_training_memory = '8MB';
+SELECT lives_ok($$SELECT kpreco.train('su_memory', 'SELECT u AS user_id, u % 1000 AS course_id FROM generate_series(1, 30000) u', '{"factors": 8, "iterations": 1}')$$,
+	'a training that fits in 8 MB without lists');
+SELECT throws_like($$SELECT kpreco.train('su_memory', 'SELECT u AS user_id, u % 1000 AS course_id FROM generate_series(1, 30000) u', '{"factors": 8, "iterations": 1, "similar_users": 100}')$$,
+	'training needs about % MB, more than kpreco.max_training_memory (8 MB)', 'is refused before any work with 100 neighbours per user');
+RESET kpreco.max_training_memory;
 
 SELECT * FROM finish();
 ROLLBACK;
