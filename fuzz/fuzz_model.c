@@ -137,11 +137,9 @@ check_neighbour_lists(const kp_model *m, int32_t k)
 	for (u = 0; u < m->n_users && u < 3; u++)
 	{
 		const int32_t *list = m->neighbours + (size_t) u * L;
-		int32_t		size = 0;
+		int32_t		size = kp_neighbours_size(list, L);
 		int32_t		got;
 
-		while (size < L && list[size] >= 0)
-			size++;
 		got = kp_neighbours_topk(unit, m->factors, list, L, u, k, index, score);
 		FUZZ_CHECK(got == (k <= size ? k : -1));
 		for (j = 0; j < got; j++)

@@ -79,6 +79,17 @@ int32_t		kp_neighbours_topk(const float *unit, int32_t dims, const int32_t *list
 /* Lists one edit fills again at most (each by a scan of every row). */
 #define KP_NEIGHBOURS_REFILLS 64
 
+/* Rows a stored list holds: the slots before its first -1. */
+static inline int32_t
+kp_neighbours_size(const int32_t *list, int32_t L)
+{
+	int32_t		size = 0;
+
+	while (size < L && list[size] >= 0)
+		size++;
+	return size;
+}
+
 /* One edit of a model's user rows. */
 typedef enum kp_neighbour_edit
 {

@@ -94,6 +94,9 @@ size_t		kp_qmatrix_bytes(int32_t n_rows, int32_t n_cols);
 /* x·y in a fixed summation order; every score kpreco reports uses it. */
 float		kp_dot(const float *x, const float *y, int32_t n);
 
+/* ‖x‖², summed in double in index order. */
+double		kp_squared_norm(const float *x, int32_t n);
+
 /*
  * Rescoring sgemm scores with kp_dot (kp_batch.h, kp_neighbours.h): for
  * dimension f, any summation order of x·y, with or without fused

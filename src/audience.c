@@ -254,12 +254,10 @@ similar_from_list(const kp_model *m, int32 user, int32 k, int32 *index, float *s
 	const int32 *list = m->neighbours + (Size) user * per_user;
 	int32		local[KP_MODEL_MAX_NEIGHBOURS];
 	float	   *unit;
-	int32		n = 0;
+	int32		n = kp_neighbours_size(list, per_user);
 	int32		got;
 	int32		j;
 
-	while (n < per_user && list[n] >= 0)
-		n++;
 	if (n < k)
 		return -1;
 	unit = palloc(sizeof(float) * (Size) (n + 1) * f);

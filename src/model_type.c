@@ -255,11 +255,9 @@ append_neighbour_counts(StringInfo buf, const kp_model *m)
 
 	for (u = 0; u < m->n_users; u++)
 	{
-		const int32 *list = m->neighbours + (Size) u * m->neighbours_per_user;
-		int32		n = 0;
+		int32		n = kp_neighbours_size(m->neighbours + (Size) u * m->neighbours_per_user,
+										   m->neighbours_per_user);
 
-		while (n < m->neighbours_per_user && list[n] >= 0)
-			n++;
 		full += n == Min(m->neighbours_per_user, m->n_users - 1);
 		shortest = Min(shortest, n);
 		if (u % 65536 == 0)

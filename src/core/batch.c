@@ -216,12 +216,8 @@ kp_batch_topk(const kp_allocator *alloc,
 		}
 		for (c = i * KP_BATCH_ITEMS; c < end; c++)
 		{
-			const float *y = item_vectors + (size_t) c * dims;
-			double		norm2 = 0.0;
-			int32_t		j;
+			double		norm2 = kp_squared_norm(item_vectors + (size_t) c * dims, dims);
 
-			for (j = 0; j < dims; j++)
-				norm2 += (double) y[j] * y[j];
 			if (norm2 > longest)
 				longest = norm2;
 		}
@@ -238,13 +234,9 @@ kp_batch_topk(const kp_allocator *alloc,
 		{
 			int32_t		r = users ? users[ub + u] : ub + u;
 			const float *x = user_vectors + (size_t) r * dims;
-			double		norm2 = 0.0;
-			int32_t		j;
 
 			memcpy(s.U + (size_t) u * dims, x, (size_t) dims * sizeof(float));
-			for (j = 0; j < dims; j++)
-				norm2 += (double) x[j] * x[j];
-			s.user_norm[u] = sqrt(norm2);
+			s.user_norm[u] = sqrt(kp_squared_norm(x, dims));
 			s.seen_next[u] = seen_indptr ? seen_indptr[r] : 0;
 		}
 

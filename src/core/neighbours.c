@@ -87,13 +87,9 @@ kp_unit_rows(const float *F, int32_t n, int32_t dims, float *out)
 	{
 		const float *x = F + (size_t) r * dims;
 		float	   *y = out + (size_t) r * dims;
-		double		norm2 = 0.0;
-		double		norm;
+		double		norm = sqrt(kp_squared_norm(x, dims));
 		int32_t		k;
 
-		for (k = 0; k < dims; k++)
-			norm2 += (double) x[k] * x[k];
-		norm = sqrt(norm2);
 		for (k = 0; k < dims; k++)
 			y[k] = norm > 0.0 ? (float) (x[k] / norm) : 0.0f;
 	}
@@ -231,12 +227,8 @@ kp_neighbours_build(const kp_allocator *alloc, const float *unit,
 
 	for (r = 0; r < n; r++)
 	{
-		const float *x = unit + (size_t) r * dims;
-		double		norm2 = 0.0;
-		int32_t		k;
+		double		norm2 = kp_squared_norm(unit + (size_t) r * dims, dims);
 
-		for (k = 0; k < dims; k++)
-			norm2 += (double) x[k] * x[k];
 		if (norm2 > longest)
 			longest = norm2;
 		h.size[r] = 0;

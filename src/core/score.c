@@ -448,6 +448,17 @@ kp_lower_threshold(float kth, double slack)
 	return rounded;
 }
 
+double
+kp_squared_norm(const float *x, int32_t n)
+{
+	double		sum = 0.0;
+	int32_t		i;
+
+	for (i = 0; i < n; i++)
+		sum += (double) x[i] * x[i];
+	return sum;
+}
+
 float
 kp_dot(const float *x, const float *y, int32_t n)
 {
